@@ -1,0 +1,238 @@
+//! The one public error type: every problem found in one load, each with what, where and what
+//! would be accepted.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::origin::Origin;
+
+/// What kind of problem an [`Error`] (or one of its [`Problem`]s) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The settings file could not be read (missing, unreadable, not UTF-8).
+    Io,
+    /// The settings file is not valid TOML.
+    Toml,
+    /// A key (in the file or an `OPENCENSUS__TRACE__*` variable) that is not a setting.
+    UnknownKey,
+    /// A settings value of the wrong type or shape, or two spellings of one key.
+    InvalidValue,
+    /// A spec string that does not parse.
+    SpecSyntax,
+    /// A spec string naming a component the registry does not know.
+    UnknownComponent,
+    /// A component's argument is unknown, missing, of the wrong type or out of range.
+    InvalidArgument,
+    /// The component exists but is not available in this build or not supported yet.
+    NotAvailable,
+    /// An exclusion-list entry that is empty or malformed.
+    InvalidExclusion,
+    /// A standard OpenTelemetry / Application Insights environment variable with an invalid value.
+    InvalidEnvironment,
+    /// `init_*` was called while a [`Telemetry`](crate::Telemetry) guard is alive.
+    AlreadyInstalled,
+    /// Building a component failed at install time (for example a file that cannot be opened).
+    Install,
+}
+
+/// A code snippet shown under a problem, with a caret under the offending span.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Snippet {
+    pub(crate) text: String,
+    pub(crate) span: std::ops::Range<usize>,
+    /// Byte ranges that are secrets: printed as `*`.
+    pub(crate) redact: Vec<std::ops::Range<usize>>,
+}
+
+/// One problem: what was wrong, where it came from, and what would be accepted.
+#[derive(Clone)]
+pub struct Problem {
+    pub(crate) kind: ErrorKind,
+    pub(crate) message: String,
+    pub(crate) key: Option<String>,
+    pub(crate) origin: Option<Origin>,
+    pub(crate) snippet: Option<Snippet>,
+    pub(crate) help: Vec<String>,
+    pub(crate) source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Problem {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Problem {
+            kind,
+            message: message.into(),
+            key: None,
+            origin: None,
+            snippet: None,
+            help: Vec::new(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    pub(crate) fn at(mut self, origin: Origin) -> Self {
+        self.origin = Some(origin);
+        self
+    }
+
+    pub(crate) fn snippet(
+        mut self,
+        text: impl Into<String>,
+        span: std::ops::Range<usize>,
+        redact: Vec<std::ops::Range<usize>>,
+    ) -> Self {
+        self.snippet = Some(Snippet {
+            text: text.into(),
+            span,
+            redact,
+        });
+        self
+    }
+
+    pub(crate) fn help(mut self, help: impl Into<String>) -> Self {
+        let help = help.into();
+        if !help.is_empty() {
+            self.help.push(help);
+        }
+        self
+    }
+
+    pub(crate) fn source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
+    /// The kind of this problem.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The one-line message (no location).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The setting the problem is about (`SAMPLER`, `EXCLUDELIST_PATHS`, ...), when there is one.
+    pub fn setting(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    /// Where the bad value came from, when known.
+    pub fn origin(&self) -> Option<&Origin> {
+        self.origin.as_ref()
+    }
+
+    /// Suggestions: what would be accepted.
+    pub fn help_lines(&self) -> &[String] {
+        &self.help
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "error: {}", self.message)?;
+        match (&self.key, &self.origin) {
+            (Some(key), Some(origin @ Origin::File { .. })) => write!(f, "\n  --> {key} at {origin}")?,
+            (Some(key), Some(origin)) => write!(f, "\n  --> {key} from {origin}")?,
+            (None, Some(origin @ Origin::File { .. })) => write!(f, "\n  --> {origin}")?,
+            (None, Some(origin)) => write!(f, "\n  --> {origin}")?,
+            (Some(key), None) => write!(f, "\n  --> {key}")?,
+            (None, None) => {}
+        }
+        if let Some(snippet) = &self.snippet {
+            let rendered =
+                crate::spec::render_snippet(&snippet.text, snippet.span.clone(), &snippet.redact, "");
+            write!(f, "\n{rendered}")?;
+        }
+        for help in &self.help {
+            let gutter = if self.snippet.is_some() { "   = " } else { "  = " };
+            write!(f, "\n{gutter}help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// The error of every fallible call in this crate: one or more [`Problem`]s, all those found in
+/// one load (the settings are checked completely before anything is reported).
+///
+/// `Display` and `Debug` both render the full report, so `fn main() -> Result<(), Error>` prints
+/// the same readable text as `{}`.
+#[derive(Clone)]
+pub struct Error {
+    problems: Vec<Problem>,
+}
+
+impl Error {
+    pub(crate) fn from_problems(problems: Vec<Problem>) -> Self {
+        debug_assert!(!problems.is_empty());
+        Error { problems }
+    }
+
+    /// The kind of the first problem.
+    pub fn kind(&self) -> ErrorKind {
+        self.problems
+            .first()
+            .map(|p| p.kind)
+            .unwrap_or(ErrorKind::InvalidValue)
+    }
+
+    /// Every problem found, in the order they were found.
+    pub fn problems(&self) -> &[Problem] {
+        &self.problems
+    }
+
+    /// The origin of the first problem's bad value, when known.
+    pub fn origin(&self) -> Option<&Origin> {
+        self.problems.first().and_then(|p| p.origin.as_ref())
+    }
+}
+
+impl From<Problem> for Error {
+    fn from(problem: Problem) -> Self {
+        Error {
+            problems: vec![problem],
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, problem) in self.problems.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n\n")?;
+            }
+            fmt::Display::fmt(problem, f)?;
+        }
+        if self.problems.len() > 1 {
+            write!(f, "\n\n{} problems found in the settings", self.problems.len())?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `fn main() -> Result<_, Error>` prints Debug: make it the readable report.
+        write!(f, "\n{self}")
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.problems
+            .iter()
+            .find_map(|p| p.source.as_deref())
+            .map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}

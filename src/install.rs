@@ -1,0 +1,383 @@
+//! Validate everything, then install: the global tracer provider, the global propagator and
+//! the settings the middleware reads. The [`Telemetry`] guard flushes and shuts down on drop.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use opentelemetry::trace::noop::{NoopSpan, NoopTracer, NoopTracerProvider};
+use opentelemetry::trace::{SpanBuilder, Tracer, TracerProvider};
+use opentelemetry::{Context, InstrumentationScope, global};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SdkTracerProvider, Span, SpanData, SpanProcessor};
+
+use crate::error::{Error, ErrorKind, Problem};
+use crate::exclude::{HostExcludeList, PathExcludeList};
+use crate::registry::BuildContext;
+use crate::resolve::{StartupReport, resolve};
+use crate::settings::{Settings, SettingsLoader};
+
+/// What the middleware reads from the installed settings.
+#[derive(Debug)]
+pub struct Installed {
+    /// `EXCLUDELIST_PATHS`, compiled.
+    pub exclude_paths: PathExcludeList,
+    /// `EXCLUDELIST_HOSTNAMES`, compiled.
+    pub exclude_hostnames: HostExcludeList,
+    /// The configured sampler's rate, when it has one.
+    pub sample_rate: Option<f64>,
+    /// Whether `OTEL_SDK_DISABLED=true` is in effect.
+    pub disabled: bool,
+}
+
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+static CURRENT: RwLock<Option<Arc<Installed>>> = RwLock::new(None);
+static LATE_SPANS: AtomicU64 = AtomicU64::new(0);
+static LATE_WARNED: AtomicBool = AtomicBool::new(false);
+
+/// The settings installed by [`init_from_settings`] / [`init_with`], while the guard lives.
+pub fn installed() -> Option<Arc<Installed>> {
+    CURRENT.read().ok().and_then(|g| g.clone())
+}
+
+/// How many spans were started or still open after a [`Telemetry`] guard was dropped (they
+/// are not exported). A non-zero count usually means `let _ = init_from_settings()`, which
+/// drops the guard at once.
+pub fn spans_after_shutdown() -> u64 {
+    LATE_SPANS.load(Ordering::Relaxed)
+}
+
+fn count_late(n: u64) {
+    LATE_SPANS.fetch_add(n, Ordering::Relaxed);
+    if !LATE_WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            target: "opencensus_settings",
+            "spans ended after the Telemetry guard was dropped are not exported; keep the guard alive \
+             for the life of the app (`let _telemetry = init_from_settings()?;`, not `let _ = ...`)"
+        );
+    }
+}
+
+/// Loads the settings (file + environment, see [`Settings::load`]), validates every value,
+/// and only then installs the global tracer provider, the global propagator and the exclusion
+/// lists the middleware reads.
+///
+/// ```no_run
+/// fn main() -> Result<(), opencensus_settings::Error> {
+///     let _telemetry = opencensus_settings::init_from_settings()?; // flushes on drop
+///     // ... run the app ...
+///     Ok(())
+/// }
+/// ```
+///
+/// # Errors
+/// Every problem of the settings together; [`ErrorKind::AlreadyInstalled`] while another guard
+/// is alive; [`ErrorKind::Install`] when an exporter cannot be built (a file that cannot be
+/// opened). Nothing global is touched when it fails.
+pub fn init_from_settings() -> Result<Telemetry, Error> {
+    let (settings, mut problems) = SettingsLoader::new().load_collecting();
+    match resolve(&settings) {
+        Ok(resolved) if problems.is_empty() => install(settings, resolved),
+        Ok(_) => Err(Error::from_problems(problems)),
+        Err((more, _)) => {
+            problems.extend(more);
+            Err(Error::from_problems(problems))
+        }
+    }
+}
+
+/// Installs settings built in code (the Flask-style set-up) or loaded with a custom
+/// [`SettingsLoader`] / registry. Same validation and guarantees as [`init_from_settings`].
+///
+/// ```no_run
+/// use opencensus_settings::{Settings, init_with};
+/// let _telemetry = init_with(
+///     Settings::default()
+///         .with_sampler("opencensus.trace.samplers.AlwaysOnSampler()")
+///         .with_exporter("opencensus.trace.print_exporter.PrintExporter()"),
+/// )?;
+/// # Ok::<(), opencensus_settings::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`init_from_settings`].
+pub fn init_with(settings: Settings) -> Result<Telemetry, Error> {
+    match resolve(&settings) {
+        Ok(resolved) => install(settings, resolved),
+        Err((problems, _)) => Err(Error::from_problems(problems)),
+    }
+}
+
+fn install(settings: Settings, resolved: crate::resolve::Resolved) -> Result<Telemetry, Error> {
+    if INSTALLED
+        .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+        .is_err()
+    {
+        return Err(Problem::new(
+            ErrorKind::AlreadyInstalled,
+            "opencensus-settings is already installed: a Telemetry guard is alive",
+        )
+        .help("drop the first guard before installing again; install once, at start-up")
+        .into());
+    }
+    let disabled = settings.sdk_disabled();
+    let sample_rate = resolved.sampler.rate;
+    let provider = if disabled {
+        None
+    } else {
+        let cx = BuildContext {
+            settings: &settings,
+            sample_rate,
+        };
+        let processor = match resolved.exporter.build(&cx) {
+            Ok(p) => p,
+            Err(err) => {
+                INSTALLED.store(false, Ordering::SeqCst);
+                let mut p = Problem::new(
+                    ErrorKind::Install,
+                    format!("cannot build the exporter: {err}"),
+                )
+                .key("EXPORTER")
+                .at(settings.exporter().origin.clone());
+                p.source = Some(Arc::from(err));
+                return Err(p.into());
+            }
+        };
+        let counting = Arc::new(Counting::default());
+        Some((
+            SdkTracerProvider::builder()
+                .with_sampler(resolved.sampler.sampler)
+                .with_resource(resolved.resource)
+                .with_span_processor(CountingProcessor {
+                    inner: processor,
+                    counts: counting.clone(),
+                })
+                .build(),
+            counting,
+        ))
+    };
+
+    global::set_text_map_propagator(PropagatorHandle(Arc::from(resolved.propagator)));
+    match &provider {
+        Some((p, _)) => {
+            global::set_tracer_provider(p.clone());
+        }
+        None => {
+            global::set_tracer_provider(NoopTracerProvider::new());
+        }
+    }
+    if let Ok(mut current) = CURRENT.write() {
+        *current = Some(Arc::new(Installed {
+            exclude_paths: resolved.exclude_paths,
+            exclude_hostnames: resolved.exclude_hostnames,
+            sample_rate,
+            disabled,
+        }));
+    }
+    let report = resolved.report;
+    tracing::info!(target: "opencensus_settings", "opencensus-settings installed\n{report}");
+    let (provider, counts) = match provider {
+        Some((p, c)) => (Some(p), Some(c)),
+        None => (None, None),
+    };
+    Ok(Telemetry {
+        provider,
+        counts,
+        settings,
+        report,
+        grace: Duration::from_secs(5),
+        done: false,
+    })
+}
+
+/// The installed tracing. Keep it alive for the life of the app: dropping it flushes what is
+/// pending (within a grace period, 5 s by default) and shuts the exporter down.
+#[must_use = "dropping the Telemetry guard shuts tracing down at once: bind it with `let _telemetry = ...`"]
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+    counts: Option<Arc<Counting>>,
+    settings: Settings,
+    report: StartupReport,
+    grace: Duration,
+    done: bool,
+}
+
+impl fmt::Debug for Telemetry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Telemetry")
+            .field("settings", &self.settings)
+            .field("disabled", &self.provider.is_none())
+            .field("grace", &self.grace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Telemetry {
+    /// The start-up report: the file used, each component and its origin, secrets redacted.
+    pub fn report(&self) -> &StartupReport {
+        &self.report
+    }
+
+    /// The effective settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The installed SDK tracer provider (`None` when `OTEL_SDK_DISABLED=true`).
+    pub fn tracer_provider(&self) -> Option<&SdkTracerProvider> {
+        self.provider.as_ref()
+    }
+
+    /// Sets how long dropping the guard may wait for pending telemetry (default 5 s).
+    pub fn with_shutdown_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Exports everything ended so far, now.
+    ///
+    /// # Errors
+    /// When the exporter reports a failure.
+    pub fn force_flush(&self) -> Result<(), Error> {
+        match &self.provider {
+            Some(p) => p.force_flush().map_err(|e| {
+                Problem::new(ErrorKind::Install, format!("flush failed: {e}"))
+                    .source(e)
+                    .into()
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Flushes and shuts down now (what dropping the guard does).
+    pub fn shutdown(mut self) {
+        self.shutdown_inner();
+    }
+
+    fn shutdown_inner(&mut self) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        if let Some(provider) = self.provider.take() {
+            // Spans started after this point go to a provider that counts them.
+            global::set_tracer_provider(LateProvider);
+            if let Err(err) = provider.shutdown_with_timeout(self.grace) {
+                tracing::warn!(target: "opencensus_settings", "tracing shutdown: {err}");
+            }
+            if let Some(counts) = &self.counts {
+                let open = counts
+                    .started
+                    .load(Ordering::Relaxed)
+                    .saturating_sub(counts.ended.load(Ordering::Relaxed));
+                if open > 0 {
+                    count_late(open);
+                }
+            }
+        } else {
+            global::set_tracer_provider(LateProvider);
+        }
+        if let Ok(mut current) = CURRENT.write() {
+            *current = None;
+        }
+        INSTALLED.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        self.shutdown_inner();
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counting {
+    started: AtomicU64,
+    ended: AtomicU64,
+}
+
+/// Counts spans in and out of the exporter's processor, so spans still open at shutdown are
+/// counted rather than silently lost.
+#[derive(Debug)]
+struct CountingProcessor {
+    inner: Box<dyn SpanProcessor>,
+    counts: Arc<Counting>,
+}
+
+impl SpanProcessor for CountingProcessor {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        self.counts.started.fetch_add(1, Ordering::Relaxed);
+        self.inner.on_start(span, cx);
+    }
+
+    fn on_end(&self, span: SpanData) {
+        self.counts.ended.fetch_add(1, Ordering::Relaxed);
+        self.inner.on_end(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+/// The global propagator: a shared handle so the middleware can use the same one.
+#[derive(Debug, Clone)]
+struct PropagatorHandle(Arc<dyn opentelemetry::propagation::TextMapPropagator + Send + Sync>);
+
+impl opentelemetry::propagation::TextMapPropagator for PropagatorHandle {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn opentelemetry::propagation::Injector) {
+        self.0.inject_context(cx, injector);
+    }
+
+    fn extract_with_context(
+        &self,
+        cx: &Context,
+        extractor: &dyn opentelemetry::propagation::Extractor,
+    ) -> Context {
+        self.0.extract_with_context(cx, extractor)
+    }
+
+    fn fields(&self) -> opentelemetry::propagation::text_map_propagator::FieldIter<'_> {
+        self.0.fields()
+    }
+}
+
+/// The global provider after shutdown: records nothing, counts what it is asked to record.
+#[derive(Debug, Clone, Copy)]
+struct LateProvider;
+
+#[derive(Debug, Clone, Copy)]
+struct LateTracer;
+
+impl TracerProvider for LateProvider {
+    type Tracer = LateTracer;
+
+    fn tracer_with_scope(&self, _scope: InstrumentationScope) -> Self::Tracer {
+        LateTracer
+    }
+
+    fn tracer(&self, _name: impl Into<Cow<'static, str>>) -> Self::Tracer {
+        LateTracer
+    }
+}
+
+impl Tracer for LateTracer {
+    type Span = NoopSpan;
+
+    fn build_with_context(&self, builder: SpanBuilder, parent_cx: &Context) -> Self::Span {
+        if !parent_cx.is_telemetry_suppressed() {
+            count_late(1);
+        }
+        NoopTracer::new().build_with_context(builder, parent_cx)
+    }
+}

@@ -1,0 +1,63 @@
+//! # opencensus-settings
+//!
+//! What OpenCensus Python gave Django, Flask and Pyramid apps, for Rust web services: every
+//! incoming request traced, configured declaratively, on OpenTelemetry.
+//!
+//! 1. Drop an `opencensus.toml` beside the app (or name one in `OPENCENSUS_SETTINGS`):
+//!    ```toml
+//!    [OPENCENSUS.TRACE]
+//!    SAMPLER = "opencensus.trace.samplers.ProbabilitySampler(rate=0.5)"
+//!    EXPORTER = "opencensus.trace.print_exporter.PrintExporter()"
+//!    EXCLUDELIST_PATHS = ["_ah/health", "/healthz"]
+//!    ```
+//! 2. Override any value with `OPENCENSUS__TRACE__<KEY>` variables; the standard
+//!    `OTEL_*` variables are honoured below the file.
+//! 3. Call [`init_from_settings`] once at start-up and keep the guard:
+//!    ```no_run
+//!    let _telemetry = opencensus_settings::init_from_settings()?;
+//!    # Ok::<(), opencensus_settings::Error>(())
+//!    ```
+//!
+//! Spec strings (`Name(kw=value, ...)`) are parsed by a safe parser (never evaluated) and
+//! resolved through a [`Registry`] you can extend with your own samplers, exporters and
+//! propagators. Every bad value is an [`Error`] that says what was wrong, where it came from
+//! (`file:line` or the variable's real name) and what would be accepted; `opencensus-settings
+//! check` prints the same before you deploy.
+//!
+//! ## Precedence (lowest first)
+//! built-in defaults < standard variables (`OTEL_TRACES_SAMPLER`, `OTEL_PROPAGATORS`, ...) <
+//! the settings file < `OPENCENSUS__TRACE__*` variables; `OTEL_SDK_DISABLED=true` always wins.
+//!
+//! ## Features
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `axum` | yes | (reserved for the tower/axum layer) |
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+mod check;
+mod error;
+pub mod exclude;
+mod install;
+mod origin;
+pub mod propagation;
+pub mod registry;
+mod resolve;
+mod secret;
+mod settings;
+pub mod spec;
+
+pub use check::{CheckOutcome, check};
+pub use error::{Error, ErrorKind, Problem};
+pub use install::{Installed, Telemetry, init_from_settings, init_with, installed, spans_after_shutdown};
+pub use origin::Origin;
+pub use registry::Registry;
+pub use resolve::{ReportLine, StartupReport};
+pub use secret::Secret;
+pub use settings::{Setting, Settings, SettingsLoader, Warning};
+
+/// The OpenTelemetry API crate this library is built on (one version across the graph:
+/// use this re-export rather than a second dependency).
+pub use opentelemetry;
+/// The OpenTelemetry SDK crate this library is built on.
+pub use opentelemetry_sdk;

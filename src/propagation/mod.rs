@@ -1,0 +1,3 @@
+//! Trace-context propagation: strict header parsers (W3C, B3, Google Cloud).
+
+pub mod headers;

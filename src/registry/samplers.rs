@@ -1,0 +1,227 @@
+//! Samplers: OpenCensus's three (with OpenCensus's exact decision rule) and the OpenTelemetry
+//! ones the standard `OTEL_TRACES_SAMPLER` values name.
+
+use std::sync::Arc;
+
+use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId, TraceState};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::{Sampler, SamplingDecision, SamplingResult, ShouldSample};
+
+use super::{Factory, Registry, SamplerComponent};
+use crate::settings::standard::SAMPLING;
+
+/// OpenCensus's `ProbabilitySampler(rate)`, decided exactly as OpenCensus decides:
+///
+/// 1. a sampled parent (remote or local) is always sampled; an unsampled parent does not force
+///    "drop", the rate decides;
+/// 2. otherwise, with `low` the last 16 hex digits of the trace id as an unsigned 64-bit integer,
+///    sample iff `low <= floor(rate * 2^64)`, compared exactly in integers (rate 1 samples all).
+///
+/// This differs from OpenTelemetry's `TraceIdRatioBased` on the threshold ids and at rate 0,
+/// and from its parent-based form for unsampled parents.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProbabilitySampler {
+    rate: f64,
+    /// `None`: every trace id is sampled (rate 1).
+    threshold: Option<u64>,
+}
+
+impl ProbabilitySampler {
+    /// A sampler keeping `rate` of the traces; `None` unless `0 <= rate <= 1`.
+    pub fn new(rate: f64) -> Option<Self> {
+        if !(0.0..=1.0).contains(&rate) {
+            return None;
+        }
+        Some(ProbabilitySampler {
+            rate,
+            threshold: threshold(rate),
+        })
+    }
+
+    /// The configured rate.
+    pub fn rate(&self) -> f64 {
+        self.rate
+    }
+
+    /// The largest sampled `low` value (`None`: all are sampled).
+    pub fn threshold(&self) -> Option<u64> {
+        self.threshold
+    }
+
+    /// The decision for a root span (no sampled parent) of `trace_id`.
+    pub fn samples_trace_id(&self, trace_id: TraceId) -> bool {
+        let bytes = trace_id.to_bytes();
+        let mut low = [0u8; 8];
+        low.copy_from_slice(&bytes[8..]);
+        let low = u64::from_be_bytes(low);
+        match self.threshold {
+            None => true,
+            Some(t) => low <= t,
+        }
+    }
+}
+
+/// `floor(rate * 2^64)` exactly. Multiplying by a power of two is exact in f64, and an
+/// integral f64 below 2^64 converts to u64 exactly; rate 1 is 2^64, which samples everything.
+fn threshold(rate: f64) -> Option<u64> {
+    const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
+    let scaled = (rate * TWO_POW_64).floor();
+    if scaled >= TWO_POW_64 {
+        None
+    } else {
+        Some(scaled as u64)
+    }
+}
+
+fn parent_trace_state(parent: Option<&Context>) -> TraceState {
+    parent
+        .filter(|cx| cx.has_active_span())
+        .map(|cx| cx.span().span_context().trace_state().clone())
+        .unwrap_or_default()
+}
+
+fn result(decision: bool, parent: Option<&Context>) -> SamplingResult {
+    SamplingResult {
+        decision: if decision {
+            SamplingDecision::RecordAndSample
+        } else {
+            SamplingDecision::Drop
+        },
+        attributes: Vec::new(),
+        trace_state: parent_trace_state(parent),
+    }
+}
+
+impl ShouldSample for ProbabilitySampler {
+    fn should_sample(
+        &self,
+        parent_context: Option<&Context>,
+        trace_id: TraceId,
+        _name: &str,
+        _span_kind: &SpanKind,
+        _attributes: &[KeyValue],
+        _links: &[Link],
+    ) -> SamplingResult {
+        let parent_sampled = parent_context.is_some_and(|cx| {
+            let span = cx.span();
+            let sc = span.span_context();
+            sc.is_valid() && sc.is_sampled()
+        });
+        result(parent_sampled || self.samples_trace_id(trace_id), parent_context)
+    }
+}
+
+/// OpenCensus's `AlwaysOnSampler` / `AlwaysOffSampler`: the same decision whatever the parent
+/// (`AlwaysOffSampler` drops even when the parent was sampled).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Always(pub(crate) bool);
+
+impl ShouldSample for Always {
+    fn should_sample(
+        &self,
+        parent_context: Option<&Context>,
+        _trace_id: TraceId,
+        _name: &str,
+        _span_kind: &SpanKind,
+        _attributes: &[KeyValue],
+        _links: &[Link],
+    ) -> SamplingResult {
+        result(self.0, parent_context)
+    }
+}
+
+pub(crate) fn register(r: &mut Registry) {
+    let always_on = Factory::Sampler(Arc::new(|_| {
+        Ok(SamplerComponent {
+            sampler: Box::new(Always(true)),
+            rate: Some(1.0),
+        })
+    }));
+    let always_off = Factory::Sampler(Arc::new(|_| {
+        Ok(SamplerComponent {
+            sampler: Box::new(Always(false)),
+            rate: Some(0.0),
+        })
+    }));
+    let probability = Factory::Sampler(Arc::new(|args| {
+        let rate = args.f64_in("rate", 0.0001, 0.0..=1.0)?;
+        let sampler = ProbabilitySampler::new(rate).ok_or_else(|| {
+            super::ArgError::invalid("rate must be in 0.0..=1.0").at(args.call_span())
+        })?;
+        Ok(SamplerComponent {
+            sampler: Box::new(sampler),
+            rate: Some(rate),
+        })
+    }));
+    r.add_builtin("opencensus.trace.samplers.AlwaysOnSampler", &[], always_on);
+    r.add_builtin("opencensus.trace.samplers.AlwaysOffSampler", &[], always_off);
+    r.add_builtin(
+        "opencensus.trace.samplers.ProbabilitySampler",
+        &["rate"],
+        probability,
+    );
+    for (alias, target) in [
+        (
+            "opencensus.trace.samplers.probability.ProbabilitySampler",
+            "opencensus.trace.samplers.ProbabilitySampler",
+        ),
+        (
+            "opencensus.trace.samplers.always_on.AlwaysOnSampler",
+            "opencensus.trace.samplers.AlwaysOnSampler",
+        ),
+        (
+            "opencensus.trace.samplers.always_off.AlwaysOffSampler",
+            "opencensus.trace.samplers.AlwaysOffSampler",
+        ),
+    ] {
+        let _ = r.alias(alias, target);
+    }
+
+    // OpenTelemetry's samplers, with their own semantics (what OTEL_TRACES_SAMPLER names).
+    r.add_builtin(
+        &format!("{SAMPLING}.ALWAYS_ON"),
+        &[],
+        Factory::Sampler(Arc::new(|_| {
+            Ok(SamplerComponent {
+                sampler: Box::new(Sampler::AlwaysOn),
+                rate: Some(1.0),
+            })
+        })),
+    );
+    r.add_builtin(
+        &format!("{SAMPLING}.ALWAYS_OFF"),
+        &[],
+        Factory::Sampler(Arc::new(|_| {
+            Ok(SamplerComponent {
+                sampler: Box::new(Sampler::AlwaysOff),
+                rate: Some(0.0),
+            })
+        })),
+    );
+    r.add_builtin(
+        &format!("{SAMPLING}.TraceIdRatioBased"),
+        &["rate"],
+        Factory::Sampler(Arc::new(|args| {
+            let rate = args.f64_in("rate", 1.0, 0.0..=1.0)?;
+            Ok(SamplerComponent {
+                sampler: Box::new(Sampler::TraceIdRatioBased(rate)),
+                rate: Some(rate),
+            })
+        })),
+    );
+    r.add_builtin(
+        &format!("{SAMPLING}.ParentBased"),
+        &["root"],
+        Factory::Sampler(Arc::new(|args| {
+            let root = args.sampler("root")?.ok_or_else(|| {
+                super::ArgError::invalid("`ParentBased` needs `root=`, the sampler for root spans")
+                    .at(args.call_span())
+                    .with_help("e.g. ParentBased(root=TraceIdRatioBased(rate=0.5))")
+            })?;
+            Ok(SamplerComponent {
+                sampler: Box::new(Sampler::ParentBased(root.sampler)),
+                rate: root.rate,
+            })
+        })),
+    );
+}

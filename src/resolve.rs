@@ -1,0 +1,353 @@
+//! Settings -> validated components, with no side effects: what `check` runs, and what install
+//! runs before it touches any global.
+
+use std::fmt;
+
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::Resource;
+
+use crate::error::{ErrorKind, Problem};
+use crate::exclude::{ExcludeEntryError, HostExcludeList, PathExcludeList};
+use crate::origin::Origin;
+use crate::registry::args::{Built, build_described};
+use crate::registry::{
+    ArgError, ComponentKind, ExporterComponent, PropagatorComponent, Registry, SamplerComponent,
+};
+use crate::settings::keys::Key;
+use crate::settings::{Setting, Settings};
+use crate::spec::{self, Span};
+
+/// Every component resolved from the settings, ready to install.
+pub(crate) struct Resolved {
+    pub(crate) sampler: SamplerComponent,
+    pub(crate) exporter: ExporterComponent,
+    pub(crate) propagator: PropagatorComponent,
+    pub(crate) exclude_paths: PathExcludeList,
+    pub(crate) exclude_hostnames: HostExcludeList,
+    pub(crate) resource: Resource,
+    pub(crate) report: StartupReport,
+}
+
+impl fmt::Debug for Resolved {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.report, f)
+    }
+}
+
+/// One line of the start-up report / `check` output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportLine {
+    /// `SAMPLER`, `EXPORTER`, ..., or `service.name`.
+    pub key: String,
+    /// The resolved value, secrets redacted.
+    pub value: String,
+    /// Where it came from (a standard variable shows its value too).
+    pub origin: String,
+}
+
+/// What was configured, and from where: logged once at install (INFO, target
+/// `opencensus_settings`), returned by [`Telemetry::report`](crate::Telemetry::report), printed by
+/// `opencensus-settings check`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StartupReport {
+    /// The settings file used, or `None` for "no settings file".
+    pub file: Option<String>,
+    /// One line per setting.
+    pub lines: Vec<ReportLine>,
+    /// Warnings (shadowed standard variables, misspelt variables).
+    pub warnings: Vec<String>,
+    /// Whether `OTEL_SDK_DISABLED=true` is in effect.
+    pub disabled: bool,
+}
+
+impl fmt::Display for StartupReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.file {
+            Some(file) => writeln!(f, "settings file: {file}")?,
+            None => writeln!(f, "settings file: none found (built-in defaults and environment)")?,
+        }
+        if self.disabled {
+            writeln!(
+                f,
+                "tracing disabled by OTEL_SDK_DISABLED=true: nothing is recorded, context still propagates"
+            )?;
+        }
+        let width = self.lines.iter().map(|l| l.key.len()).max().unwrap_or(0);
+        for line in &self.lines {
+            writeln!(f, "  {:width$}  {}  <- {}", line.key, line.value, line.origin)?;
+        }
+        for warning in &self.warnings {
+            writeln!(f, "warning: {warning}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Byte ranges of secret argument values in `spec`, found lexically so that even a spec that
+/// does not parse never shows a secret: `name = '...'` up to the closing quote (or the end).
+pub(crate) fn secret_spans(spec: &str, registry: &Registry) -> Vec<Span> {
+    let mut out = Vec::new();
+    for name in registry.secret_params() {
+        let mut from = 0;
+        while let Some(found) = spec[from..].find(name) {
+            let start = from + found;
+            from = start + name.len();
+            let rest = &spec[from..];
+            let trimmed = rest.trim_start();
+            let Some(after_eq) = trimmed.strip_prefix('=') else {
+                continue;
+            };
+            let value = after_eq.trim_start();
+            let value_start = spec.len() - value.len();
+            let end = match value.chars().next() {
+                Some(q @ ('\'' | '"')) => {
+                    let body = &value[1..];
+                    // A closing quote not escaped; a triple quote closes on the same char too.
+                    let mut prev_backslash = false;
+                    let mut close = None;
+                    for (i, c) in body.char_indices() {
+                        if c == q && !prev_backslash {
+                            close = Some(i);
+                            break;
+                        }
+                        prev_backslash = c == '\\' && !prev_backslash;
+                    }
+                    close.map_or(spec.len(), |i| value_start + 1 + i + 1)
+                }
+                Some('{') => value.find('}').map_or(spec.len(), |i| value_start + i + 1),
+                _ => value
+                    .find([',', ')', '\n'])
+                    .map_or(spec.len(), |i| value_start + i),
+            };
+            if end > value_start {
+                out.push(value_start..end);
+            }
+        }
+    }
+    out
+}
+
+fn spec_problem(
+    key: Key,
+    setting: &Setting<String>,
+    kind: ErrorKind,
+    message: String,
+    span: Span,
+    help: Vec<String>,
+    registry: &Registry,
+) -> Problem {
+    let mut p = Problem::new(kind, message)
+        .key(key.name())
+        .at(setting.origin.clone())
+        .snippet(
+            setting.value.clone(),
+            span,
+            secret_spans(&setting.value, registry),
+        );
+    for h in help {
+        p = p.help(h);
+    }
+    p
+}
+
+fn resolve_spec(
+    settings: &Settings,
+    key: Key,
+    kind: ComponentKind,
+) -> Result<(Built, String), Problem> {
+    let setting = settings.setting_str(key);
+    let registry = settings.registry();
+    if setting.value.trim().is_empty() {
+        return Err(Problem::new(
+            ErrorKind::SpecSyntax,
+            format!("{} is an empty spec string", key.name()),
+        )
+        .key(key.name())
+        .at(setting.origin.clone())
+        .help(format!(
+            "an empty value does not mean \"the default\"; remove the key to use the default, or give {}",
+            key.expected()
+        )));
+    }
+    let call = spec::parse(&setting.value).map_err(|e| {
+        let mut help = Vec::new();
+        if !e.expected.is_empty() {
+            help.push(format!("expected {}", e.expected.join(", ")));
+        }
+        if let Some(h) = &e.help {
+            help.push(h.clone());
+        }
+        spec_problem(
+            key,
+            setting,
+            ErrorKind::SpecSyntax,
+            format!("invalid spec string: {}", e.message),
+            e.span.clone(),
+            help,
+            registry,
+        )
+    })?;
+    build_described(registry, &call, kind).map_err(|e: ArgError| {
+        let span = e.span.clone().unwrap_or(call.span.clone());
+        spec_problem(key, setting, e.kind, e.message, span, e.help, registry)
+    })
+}
+
+fn exclusion_problems(key: Key, setting: &Setting<Vec<String>>, errors: Vec<ExcludeEntryError>) -> Vec<Problem> {
+    errors
+        .into_iter()
+        .map(|e| {
+            Problem::new(
+                ErrorKind::InvalidExclusion,
+                format!(
+                    "{} entry {} (`{}`): {}",
+                    key.name(),
+                    e.index + 1,
+                    e.entry,
+                    e.message
+                ),
+            )
+            .key(key.name())
+            .at(setting.origin.clone())
+            .help(format!("expected {}", e.expected))
+        })
+        .collect()
+}
+
+fn origin_text(settings: &Settings, key: Key, origin: &Origin) -> String {
+    match settings.shown(key) {
+        Some(shown) => format!("{origin} ({shown})"),
+        None => origin.to_string(),
+    }
+}
+
+/// Resolves everything; returns every problem found.
+pub(crate) fn resolve(settings: &Settings) -> Result<Resolved, (Vec<Problem>, StartupReport)> {
+    let mut problems = Vec::new();
+    let mut report = StartupReport {
+        file: settings.file().map(|p| p.display().to_string()),
+        warnings: settings.warnings().iter().map(|w| w.message.clone()).collect(),
+        disabled: settings.sdk_disabled(),
+        ..StartupReport::default()
+    };
+
+    let mut sampler = None;
+    let mut exporter = None;
+    let mut propagator = None;
+    for (key, kind) in [
+        (Key::Sampler, ComponentKind::Sampler),
+        (Key::Exporter, ComponentKind::Exporter),
+        (Key::Propagator, ComponentKind::Propagator),
+    ] {
+        let setting = settings.setting_str(key);
+        match resolve_spec(settings, key, kind) {
+            Ok((built, description)) => {
+                report.lines.push(ReportLine {
+                    key: key.name().to_string(),
+                    value: description,
+                    origin: origin_text(settings, key, &setting.origin),
+                });
+                match built {
+                    Built::Sampler(s) => sampler = Some(s),
+                    Built::Exporter(e) => exporter = Some(e),
+                    Built::Propagator(p) => propagator = Some(p),
+                    Built::Transport => {}
+                }
+            }
+            Err(p) => problems.push(p),
+        }
+    }
+
+    let paths = &settings.exclude_paths;
+    let exclude_paths = PathExcludeList::parse(&paths.value)
+        .map_err(|errors| problems.extend(exclusion_problems(Key::ExcludePaths, paths, errors)))
+        .ok();
+    report.lines.push(ReportLine {
+        key: Key::ExcludePaths.name().to_string(),
+        value: format!("{:?}", paths.value),
+        origin: paths.origin.to_string(),
+    });
+    let hosts = &settings.exclude_hostnames;
+    let exclude_hostnames = HostExcludeList::parse(&hosts.value)
+        .map_err(|errors| problems.extend(exclusion_problems(Key::ExcludeHostnames, hosts, errors)))
+        .ok();
+    report.lines.push(ReportLine {
+        key: Key::ExcludeHostnames.name().to_string(),
+        value: format!("{:?}", hosts.value),
+        origin: hosts.origin.to_string(),
+    });
+
+    let (resource, service_line) = build_resource(settings);
+    report.lines.push(service_line);
+    if let Some(cs) = &settings.connection_string {
+        report.lines.push(ReportLine {
+            key: "connection string".to_string(),
+            value: cs.value.to_string(),
+            origin: cs.origin.to_string(),
+        });
+    }
+    if let Some(d) = &settings.sdk_disabled {
+        report.lines.push(ReportLine {
+            key: "OTEL_SDK_DISABLED".to_string(),
+            value: d.value.to_string(),
+            origin: d.origin.to_string(),
+        });
+    }
+
+    match (sampler, exporter, propagator, exclude_paths, exclude_hostnames) {
+        (Some(sampler), Some(exporter), Some(propagator), Some(exclude_paths), Some(exclude_hostnames))
+            if problems.is_empty() =>
+        {
+            Ok(Resolved {
+                sampler,
+                exporter,
+                propagator,
+                exclude_paths,
+                exclude_hostnames,
+                resource,
+                report,
+            })
+        }
+        _ => Err((problems, report)),
+    }
+}
+
+/// The resource, built from nothing but our own settings (never `Resource::builder()`, which
+/// reads the variables on its own and would bypass our precedence and origins).
+fn build_resource(settings: &Settings) -> (Resource, ReportLine) {
+    let mut attrs: Vec<KeyValue> = vec![
+        KeyValue::new("telemetry.sdk.name", "opentelemetry"),
+        KeyValue::new("telemetry.sdk.language", "rust"),
+        KeyValue::new("telemetry.sdk.version", env!("CARGO_PKG_VERSION")),
+    ];
+    let mut service: Option<(String, String)> = None;
+    for a in &settings.resource_attributes {
+        if a.value.0 == "service.name" {
+            service = Some((a.value.1.clone(), format!("{} (service.name)", a.origin)));
+        } else {
+            attrs.push(KeyValue::new(a.value.0.clone(), a.value.1.clone()));
+        }
+    }
+    if let Some(name) = settings.service_name() {
+        service = Some((name.value.clone(), name.origin.to_string()));
+    }
+    let (name, origin) = service.unwrap_or_else(|| {
+        let exe = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .unwrap_or_default();
+        (format!("unknown_service:{exe}"), "default".to_string())
+    });
+    let resource = Resource::builder_empty()
+        .with_attributes(attrs)
+        .with_service_name(name.clone())
+        .build();
+    (
+        resource,
+        ReportLine {
+            key: "service.name".to_string(),
+            value: name,
+            origin,
+        },
+    )
+}

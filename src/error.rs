@@ -47,7 +47,10 @@ pub(crate) struct Snippet {
 
 /// One problem: what was wrong, where it came from, and what would be accepted.
 #[derive(Clone)]
-pub struct Problem {
+pub struct Problem(Box<ProblemInner>);
+
+#[derive(Clone)]
+pub(crate) struct ProblemInner {
     pub(crate) kind: ErrorKind,
     pub(crate) message: String,
     pub(crate) key: Option<String>,
@@ -59,7 +62,7 @@ pub struct Problem {
 
 impl Problem {
     pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Problem {
+        Problem(Box::new(ProblemInner {
             kind,
             message: message.into(),
             key: None,
@@ -67,16 +70,16 @@ impl Problem {
             snippet: None,
             help: Vec::new(),
             source: None,
-        }
+        }))
     }
 
     pub(crate) fn key(mut self, key: impl Into<String>) -> Self {
-        self.key = Some(key.into());
+        self.0.key = Some(key.into());
         self
     }
 
     pub(crate) fn at(mut self, origin: Origin) -> Self {
-        self.origin = Some(origin);
+        self.0.origin = Some(origin);
         self
     }
 
@@ -86,7 +89,7 @@ impl Problem {
         span: std::ops::Range<usize>,
         redact: Vec<std::ops::Range<usize>>,
     ) -> Self {
-        self.snippet = Some(Snippet {
+        self.0.snippet = Some(Snippet {
             text: text.into(),
             span,
             redact,
@@ -97,60 +100,75 @@ impl Problem {
     pub(crate) fn help(mut self, help: impl Into<String>) -> Self {
         let help = help.into();
         if !help.is_empty() {
-            self.help.push(help);
+            self.0.help.push(help);
         }
         self
     }
 
     pub(crate) fn source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Arc::new(source));
+        self.0.source = Some(Arc::new(source));
+        self
+    }
+
+    pub(crate) fn boxed_source(mut self, source: Box<dyn std::error::Error + Send + Sync>) -> Self {
+        self.0.source = Some(Arc::from(source));
         self
     }
 
     /// The kind of this problem.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The one-line message (no location).
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// The setting the problem is about (`SAMPLER`, `EXCLUDELIST_PATHS`, ...), when there is one.
     pub fn setting(&self) -> Option<&str> {
-        self.key.as_deref()
+        self.0.key.as_deref()
     }
 
     /// Where the bad value came from, when known.
     pub fn origin(&self) -> Option<&Origin> {
-        self.origin.as_ref()
+        self.0.origin.as_ref()
     }
 
     /// Suggestions: what would be accepted.
     pub fn help_lines(&self) -> &[String] {
-        &self.help
+        &self.0.help
     }
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "error: {}", self.message)?;
-        match (&self.key, &self.origin) {
-            (Some(key), Some(origin @ Origin::File { .. })) => write!(f, "\n  --> {key} at {origin}")?,
+        write!(f, "error: {}", self.0.message)?;
+        match (&self.0.key, &self.0.origin) {
+            (Some(key), Some(origin @ Origin::File { .. })) => {
+                write!(f, "\n  --> {key} at {origin}")?
+            }
             (Some(key), Some(origin)) => write!(f, "\n  --> {key} from {origin}")?,
             (None, Some(origin @ Origin::File { .. })) => write!(f, "\n  --> {origin}")?,
             (None, Some(origin)) => write!(f, "\n  --> {origin}")?,
             (Some(key), None) => write!(f, "\n  --> {key}")?,
             (None, None) => {}
         }
-        if let Some(snippet) = &self.snippet {
-            let rendered =
-                crate::spec::render_snippet(&snippet.text, snippet.span.clone(), &snippet.redact, "");
+        if let Some(snippet) = &self.0.snippet {
+            let rendered = crate::spec::render_snippet(
+                &snippet.text,
+                snippet.span.clone(),
+                &snippet.redact,
+                "",
+            );
             write!(f, "\n{rendered}")?;
         }
-        for help in &self.help {
-            let gutter = if self.snippet.is_some() { "   = " } else { "  = " };
+        for help in &self.0.help {
+            let gutter = if self.0.snippet.is_some() {
+                "   = "
+            } else {
+                "  = "
+            };
             write!(f, "\n{gutter}help: {help}")?;
         }
         Ok(())
@@ -183,7 +201,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         self.problems
             .first()
-            .map(|p| p.kind)
+            .map(|p| p.0.kind)
             .unwrap_or(ErrorKind::InvalidValue)
     }
 
@@ -194,7 +212,7 @@ impl Error {
 
     /// The origin of the first problem's bad value, when known.
     pub fn origin(&self) -> Option<&Origin> {
-        self.problems.first().and_then(|p| p.origin.as_ref())
+        self.problems.first().and_then(|p| p.0.origin.as_ref())
     }
 }
 
@@ -215,7 +233,11 @@ impl fmt::Display for Error {
             fmt::Display::fmt(problem, f)?;
         }
         if self.problems.len() > 1 {
-            write!(f, "\n\n{} problems found in the settings", self.problems.len())?;
+            write!(
+                f,
+                "\n\n{} problems found in the settings",
+                self.problems.len()
+            )?;
         }
         Ok(())
     }
@@ -232,7 +254,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.problems
             .iter()
-            .find_map(|p| p.source.as_deref())
+            .find_map(|p| p.0.source.as_deref())
             .map(|s| s as &(dyn std::error::Error + 'static))
     }
 }

@@ -135,13 +135,13 @@ fn install(settings: Settings, resolved: crate::resolve::Resolved) -> Result<Tel
             Ok(p) => p,
             Err(err) => {
                 INSTALLED.store(false, Ordering::SeqCst);
-                let mut p = Problem::new(
+                let p = Problem::new(
                     ErrorKind::Install,
                     format!("cannot build the exporter: {err}"),
                 )
                 .key("EXPORTER")
-                .at(settings.exporter().origin.clone());
-                p.source = Some(Arc::from(err));
+                .at(settings.exporter().origin.clone())
+                .boxed_source(err);
                 return Err(p.into());
             }
         };
@@ -335,7 +335,11 @@ impl SpanProcessor for CountingProcessor {
 struct PropagatorHandle(Arc<dyn opentelemetry::propagation::TextMapPropagator + Send + Sync>);
 
 impl opentelemetry::propagation::TextMapPropagator for PropagatorHandle {
-    fn inject_context(&self, cx: &Context, injector: &mut dyn opentelemetry::propagation::Injector) {
+    fn inject_context(
+        &self,
+        cx: &Context,
+        injector: &mut dyn opentelemetry::propagation::Injector,
+    ) {
         self.0.inject_context(cx, injector);
     }
 

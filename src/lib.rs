@@ -49,7 +49,9 @@ pub mod spec;
 
 pub use check::{CheckOutcome, check};
 pub use error::{Error, ErrorKind, Problem};
-pub use install::{Installed, Telemetry, init_from_settings, init_with, installed, spans_after_shutdown};
+pub use install::{
+    Installed, Telemetry, init_from_settings, init_with, installed, spans_after_shutdown,
+};
 pub use origin::Origin;
 pub use registry::Registry;
 pub use resolve::{ReportLine, StartupReport};

@@ -64,7 +64,10 @@ impl fmt::Display for StartupReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.file {
             Some(file) => writeln!(f, "settings file: {file}")?,
-            None => writeln!(f, "settings file: none found (built-in defaults and environment)")?,
+            None => writeln!(
+                f,
+                "settings file: none found (built-in defaults and environment)"
+            )?,
         }
         if self.disabled {
             writeln!(
@@ -74,7 +77,11 @@ impl fmt::Display for StartupReport {
         }
         let width = self.lines.iter().map(|l| l.key.len()).max().unwrap_or(0);
         for line in &self.lines {
-            writeln!(f, "  {:width$}  {}  <- {}", line.key, line.value, line.origin)?;
+            writeln!(
+                f,
+                "  {:width$}  {}  <- {}",
+                line.key, line.value, line.origin
+            )?;
         }
         for warning in &self.warnings {
             writeln!(f, "warning: {warning}")?;
@@ -193,7 +200,11 @@ fn resolve_spec(
     })
 }
 
-fn exclusion_problems(key: Key, setting: &Setting<Vec<String>>, errors: Vec<ExcludeEntryError>) -> Vec<Problem> {
+fn exclusion_problems(
+    key: Key,
+    setting: &Setting<Vec<String>>,
+    errors: Vec<ExcludeEntryError>,
+) -> Vec<Problem> {
     errors
         .into_iter()
         .map(|e| {
@@ -226,7 +237,11 @@ pub(crate) fn resolve(settings: &Settings) -> Result<Resolved, (Vec<Problem>, St
     let mut problems = Vec::new();
     let mut report = StartupReport {
         file: settings.file().map(|p| p.display().to_string()),
-        warnings: settings.warnings().iter().map(|w| w.message.clone()).collect(),
+        warnings: settings
+            .warnings()
+            .iter()
+            .map(|w| w.message.clone())
+            .collect(),
         disabled: settings.sdk_disabled(),
         ..StartupReport::default()
     };
@@ -294,20 +309,28 @@ pub(crate) fn resolve(settings: &Settings) -> Result<Resolved, (Vec<Problem>, St
         });
     }
 
-    match (sampler, exporter, propagator, exclude_paths, exclude_hostnames) {
-        (Some(sampler), Some(exporter), Some(propagator), Some(exclude_paths), Some(exclude_hostnames))
-            if problems.is_empty() =>
-        {
-            Ok(Resolved {
-                sampler,
-                exporter,
-                propagator,
-                exclude_paths,
-                exclude_hostnames,
-                resource,
-                report,
-            })
-        }
+    match (
+        sampler,
+        exporter,
+        propagator,
+        exclude_paths,
+        exclude_hostnames,
+    ) {
+        (
+            Some(sampler),
+            Some(exporter),
+            Some(propagator),
+            Some(exclude_paths),
+            Some(exclude_hostnames),
+        ) if problems.is_empty() => Ok(Resolved {
+            sampler,
+            exporter,
+            propagator,
+            exclude_paths,
+            exclude_hostnames,
+            resource,
+            report,
+        }),
         _ => Err((problems, report)),
     }
 }

@@ -1,6 +1,8 @@
 //! Spec strings through the registry: every spec of SPEC.md and the seed resolves (or says
 //! clearly why not), and rendered errors are snapshotted so a reviewer sees the caret.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use opencensus_settings::registry::{ArgError, Registry, SamplerComponent};
 use opencensus_settings::{ErrorKind, Settings, SettingsLoader, check};
 
@@ -34,26 +36,106 @@ fn run(key: &str, spec: &str) -> Result<String, (ErrorKind, String)> {
 #[test]
 fn every_documented_spec_resolves() {
     let ok: &[(&str, &str, &str)] = &[
-        ("SAMPLER", "opencensus.trace.samplers.ProbabilitySampler(rate=0.5)", "opencensus.trace.samplers.ProbabilitySampler(rate=0.5)"),
-        ("SAMPLER", "ProbabilitySampler(0.5)", "opencensus.trace.samplers.ProbabilitySampler(rate=0.5)"),
-        ("SAMPLER", "ProbabilitySampler(rate=1)", "opencensus.trace.samplers.ProbabilitySampler(rate=1)"),
-        ("SAMPLER", "ProbabilitySampler(rate=None)", "opencensus.trace.samplers.ProbabilitySampler()"),
-        ("SAMPLER", "ProbabilitySampler", "opencensus.trace.samplers.ProbabilitySampler()"),
-        ("SAMPLER", "opencensus.trace.samplers.probability.ProbabilitySampler(rate=1e-4)", "opencensus.trace.samplers.ProbabilitySampler(rate=0.0001)"),
-        ("SAMPLER", "opencensus.trace.samplers.AlwaysOnSampler()", "opencensus.trace.samplers.AlwaysOnSampler()"),
-        ("SAMPLER", "opencensus.trace.samplers.always_on.AlwaysOnSampler", "opencensus.trace.samplers.AlwaysOnSampler()"),
-        ("SAMPLER", "opencensus.trace.samplers.always_off.AlwaysOffSampler()", "opencensus.trace.samplers.AlwaysOffSampler()"),
-        ("SAMPLER", "AlwaysOffSampler", "opencensus.trace.samplers.AlwaysOffSampler()"),
-        ("SAMPLER", "ParentBased(root=TraceIdRatioBased(rate=.25))", "opentelemetry.sdk.trace.sampling.ParentBased(root=TraceIdRatioBased(rate=0.25))"),
-        ("EXPORTER", "opencensus.trace.print_exporter.PrintExporter()", "opencensus.trace.print_exporter.PrintExporter()"),
-        ("EXPORTER", "opencensus.trace.exporters.print_exporter.PrintExporter()", "opencensus.trace.print_exporter.PrintExporter()"),
-        ("EXPORTER", "PrintExporter(transport=opencensus.common.transports.async_.AsyncTransport)", "opencensus.trace.print_exporter.PrintExporter(transport=opencensus.common.transports.async_.AsyncTransport)"),
-        ("EXPORTER", "opencensus.trace.file_exporter.FileExporter(file_name='traces.json', file_mode='a')", "opencensus.trace.file_exporter.FileExporter(file_name='traces.json', file_mode='a')"),
-        ("EXPORTER", "opencensus.trace.exporters.file_exporter.FileExporter(transport=SyncTransport)", "opencensus.trace.file_exporter.FileExporter(transport=SyncTransport)"),
-        ("EXPORTER", "FileExporter('x.json', AsyncTransport, 'w')", "opencensus.trace.file_exporter.FileExporter(file_name='x.json', transport=AsyncTransport, file_mode='w')"),
-        ("PROPAGATOR", "opencensus.trace.propagation.trace_context_http_header_format.TraceContextPropagator()", "opencensus.trace.propagation.trace_context_http_header_format.TraceContextPropagator()"),
-        ("PROPAGATOR", "TraceContextPropagator", "opencensus.trace.propagation.trace_context_http_header_format.TraceContextPropagator()"),
-        ("PROPAGATOR", "CompositePropagator(propagators=[TraceContextPropagator(), W3CBaggagePropagator()])", "opentelemetry.propagators.composite.CompositePropagator(propagators=[TraceContextPropagator(), W3CBaggagePropagator()])"),
+        (
+            "SAMPLER",
+            "opencensus.trace.samplers.ProbabilitySampler(rate=0.5)",
+            "opencensus.trace.samplers.ProbabilitySampler(rate=0.5)",
+        ),
+        (
+            "SAMPLER",
+            "ProbabilitySampler(0.5)",
+            "opencensus.trace.samplers.ProbabilitySampler(rate=0.5)",
+        ),
+        (
+            "SAMPLER",
+            "ProbabilitySampler(rate=1)",
+            "opencensus.trace.samplers.ProbabilitySampler(rate=1)",
+        ),
+        (
+            "SAMPLER",
+            "ProbabilitySampler(rate=None)",
+            "opencensus.trace.samplers.ProbabilitySampler()",
+        ),
+        (
+            "SAMPLER",
+            "ProbabilitySampler",
+            "opencensus.trace.samplers.ProbabilitySampler()",
+        ),
+        (
+            "SAMPLER",
+            "opencensus.trace.samplers.probability.ProbabilitySampler(rate=1e-4)",
+            "opencensus.trace.samplers.ProbabilitySampler(rate=0.0001)",
+        ),
+        (
+            "SAMPLER",
+            "opencensus.trace.samplers.AlwaysOnSampler()",
+            "opencensus.trace.samplers.AlwaysOnSampler()",
+        ),
+        (
+            "SAMPLER",
+            "opencensus.trace.samplers.always_on.AlwaysOnSampler",
+            "opencensus.trace.samplers.AlwaysOnSampler()",
+        ),
+        (
+            "SAMPLER",
+            "opencensus.trace.samplers.always_off.AlwaysOffSampler()",
+            "opencensus.trace.samplers.AlwaysOffSampler()",
+        ),
+        (
+            "SAMPLER",
+            "AlwaysOffSampler",
+            "opencensus.trace.samplers.AlwaysOffSampler()",
+        ),
+        (
+            "SAMPLER",
+            "ParentBased(root=TraceIdRatioBased(rate=.25))",
+            "opentelemetry.sdk.trace.sampling.ParentBased(root=TraceIdRatioBased(rate=0.25))",
+        ),
+        (
+            "EXPORTER",
+            "opencensus.trace.print_exporter.PrintExporter()",
+            "opencensus.trace.print_exporter.PrintExporter()",
+        ),
+        (
+            "EXPORTER",
+            "opencensus.trace.exporters.print_exporter.PrintExporter()",
+            "opencensus.trace.print_exporter.PrintExporter()",
+        ),
+        (
+            "EXPORTER",
+            "PrintExporter(transport=opencensus.common.transports.async_.AsyncTransport)",
+            "opencensus.trace.print_exporter.PrintExporter(transport=opencensus.common.transports.async_.AsyncTransport)",
+        ),
+        (
+            "EXPORTER",
+            "opencensus.trace.file_exporter.FileExporter(file_name='traces.json', file_mode='a')",
+            "opencensus.trace.file_exporter.FileExporter(file_name='traces.json', file_mode='a')",
+        ),
+        (
+            "EXPORTER",
+            "opencensus.trace.exporters.file_exporter.FileExporter(transport=SyncTransport)",
+            "opencensus.trace.file_exporter.FileExporter(transport=SyncTransport)",
+        ),
+        (
+            "EXPORTER",
+            "FileExporter('x.json', AsyncTransport, 'w')",
+            "opencensus.trace.file_exporter.FileExporter(file_name='x.json', transport=AsyncTransport, file_mode='w')",
+        ),
+        (
+            "PROPAGATOR",
+            "opencensus.trace.propagation.trace_context_http_header_format.TraceContextPropagator()",
+            "opencensus.trace.propagation.trace_context_http_header_format.TraceContextPropagator()",
+        ),
+        (
+            "PROPAGATOR",
+            "TraceContextPropagator",
+            "opencensus.trace.propagation.trace_context_http_header_format.TraceContextPropagator()",
+        ),
+        (
+            "PROPAGATOR",
+            "CompositePropagator(propagators=[TraceContextPropagator(), W3CBaggagePropagator()])",
+            "opentelemetry.propagators.composite.CompositePropagator(propagators=[TraceContextPropagator(), W3CBaggagePropagator()])",
+        ),
     ];
     for (key, spec, want) in ok {
         match run(key, spec) {
@@ -66,9 +148,18 @@ fn every_documented_spec_resolves() {
 #[test]
 fn components_not_in_this_build_say_so() {
     for (key, spec) in [
-        ("EXPORTER", "opencensus.ext.azure.trace_exporter.AzureExporter(\n    service_name='foobar',\n)"),
-        ("PROPAGATOR", "opencensus.trace.propagation.b3_format.B3FormatPropagator()"),
-        ("PROPAGATOR", "opencensus.trace.propagation.google_cloud_format.GoogleCloudFormatPropagator()"),
+        (
+            "EXPORTER",
+            "opencensus.ext.azure.trace_exporter.AzureExporter(\n    service_name='foobar',\n)",
+        ),
+        (
+            "PROPAGATOR",
+            "opencensus.trace.propagation.b3_format.B3FormatPropagator()",
+        ),
+        (
+            "PROPAGATOR",
+            "opencensus.trace.propagation.google_cloud_format.GoogleCloudFormatPropagator()",
+        ),
     ] {
         let (kind, text) = run(key, spec).unwrap_err();
         assert_eq!(kind, ErrorKind::NotAvailable, "{text}");
@@ -79,35 +170,156 @@ fn components_not_in_this_build_say_so() {
 #[test]
 fn invalid_specs_are_errors_of_the_right_kind() {
     let bad: &[(&str, &str, ErrorKind, &str)] = &[
-        ("SAMPLER", "ProbabilitySampler(rate=1.5)", ErrorKind::InvalidArgument, "expected a number in 0.0..=1.0, found 1.5"),
-        ("SAMPLER", "ProbabilitySampler(rate=-0.1)", ErrorKind::InvalidArgument, "found -0.1"),
-        ("SAMPLER", "ProbabilitySampler(rate=True)", ErrorKind::InvalidArgument, "True (a boolean)"),
-        ("SAMPLER", "ProbabilitySampler(rate='0.5')", ErrorKind::InvalidArgument, "without quotes"),
-        ("SAMPLER", "ProbabilitySampler(rate=[0.5])", ErrorKind::InvalidArgument, "found a list"),
-        ("SAMPLER", "ProbabilitySampler(rate=1/2)", ErrorKind::SpecSyntax, "arithmetic"),
-        ("SAMPLER", "ProbabilitySampler(rate=float('nan'))", ErrorKind::InvalidArgument, "expected a number"),
-        ("SAMPLER", "ProbabilitySampler(rat=0.5)", ErrorKind::InvalidArgument, "did you mean `rate`?"),
-        ("SAMPLER", "ProbabilitySampler(0.5, 0.6)", ErrorKind::InvalidArgument, "takes 1 positional argument"),
-        ("SAMPLER", "ProbabilitySampler(0.5, rate=0.6)", ErrorKind::InvalidArgument, "given twice"),
-        ("SAMPLER", "ProbabilitySampler(rate=0.5, rate=0.6)", ErrorKind::SpecSyntax, "rate"),
-        ("SAMPLER", "ProbabilitySamplr(rate=0.5)", ErrorKind::UnknownComponent, "did you mean `ProbabilitySampler`?"),
-        ("SAMPLER", "opencensus.trace.ProbabilitySampler(rate=0.5)", ErrorKind::UnknownComponent, "write `opencensus.trace.samplers.ProbabilitySampler`"),
-        ("SAMPLER", "PrintExporter()", ErrorKind::UnknownComponent, "`PrintExporter` is an exporter, but a sampler is expected here"),
-        ("SAMPLER", "__import__('os').system('rm -rf /')", ErrorKind::SpecSyntax, ""),
-        ("SAMPLER", "eval('1')", ErrorKind::UnknownComponent, "never evaluated"),
-        ("SAMPLER", "ParentBased()", ErrorKind::InvalidArgument, "needs `root=`"),
-        ("EXPORTER", "PrintExporter(transport=Nope)", ErrorKind::UnknownComponent, "unknown transport `Nope`"),
-        ("EXPORTER", "FileExporter(file_mode='x')", ErrorKind::InvalidArgument, "file_mode"),
-        ("EXPORTER", "FileExporter(file_name=3)", ErrorKind::InvalidArgument, "a string in quotes"),
-        ("EXPORTER", "PrintExporter(transport=true)", ErrorKind::UnknownComponent, "did you mean `True`?"),
-        ("PROPAGATOR", "TraceContextPropagator(", ErrorKind::SpecSyntax, ""),
-        ("PROPAGATOR", "CompositePropagator(propagators=[AlwaysOnSampler()])", ErrorKind::UnknownComponent, "is a sampler"),
+        (
+            "SAMPLER",
+            "ProbabilitySampler(rate=1.5)",
+            ErrorKind::InvalidArgument,
+            "expected a number in 0.0..=1.0, found 1.5",
+        ),
+        (
+            "SAMPLER",
+            "ProbabilitySampler(rate=-0.1)",
+            ErrorKind::InvalidArgument,
+            "found -0.1",
+        ),
+        (
+            "SAMPLER",
+            "ProbabilitySampler(rate=True)",
+            ErrorKind::InvalidArgument,
+            "True (a boolean)",
+        ),
+        (
+            "SAMPLER",
+            "ProbabilitySampler(rate='0.5')",
+            ErrorKind::InvalidArgument,
+            "without quotes",
+        ),
+        (
+            "SAMPLER",
+            "ProbabilitySampler(rate=[0.5])",
+            ErrorKind::InvalidArgument,
+            "found a list",
+        ),
+        (
+            "SAMPLER",
+            "ProbabilitySampler(rate=1/2)",
+            ErrorKind::SpecSyntax,
+            "arithmetic",
+        ),
+        (
+            "SAMPLER",
+            "ProbabilitySampler(rate=float('nan'))",
+            ErrorKind::InvalidArgument,
+            "expected a number",
+        ),
+        (
+            "SAMPLER",
+            "ProbabilitySampler(rat=0.5)",
+            ErrorKind::InvalidArgument,
+            "did you mean `rate`?",
+        ),
+        (
+            "SAMPLER",
+            "ProbabilitySampler(0.5, 0.6)",
+            ErrorKind::InvalidArgument,
+            "takes 1 positional argument",
+        ),
+        (
+            "SAMPLER",
+            "ProbabilitySampler(0.5, rate=0.6)",
+            ErrorKind::InvalidArgument,
+            "given twice",
+        ),
+        (
+            "SAMPLER",
+            "ProbabilitySampler(rate=0.5, rate=0.6)",
+            ErrorKind::SpecSyntax,
+            "rate",
+        ),
+        (
+            "SAMPLER",
+            "ProbabilitySamplr(rate=0.5)",
+            ErrorKind::UnknownComponent,
+            "did you mean `ProbabilitySampler`?",
+        ),
+        (
+            "SAMPLER",
+            "opencensus.trace.ProbabilitySampler(rate=0.5)",
+            ErrorKind::UnknownComponent,
+            "write `opencensus.trace.samplers.ProbabilitySampler`",
+        ),
+        (
+            "SAMPLER",
+            "PrintExporter()",
+            ErrorKind::UnknownComponent,
+            "`PrintExporter` is an exporter, but a sampler is expected here",
+        ),
+        (
+            "SAMPLER",
+            "__import__('os').system('rm -rf /')",
+            ErrorKind::SpecSyntax,
+            "",
+        ),
+        (
+            "SAMPLER",
+            "eval('1')",
+            ErrorKind::UnknownComponent,
+            "never evaluated",
+        ),
+        (
+            "SAMPLER",
+            "ParentBased()",
+            ErrorKind::InvalidArgument,
+            "needs `root=`",
+        ),
+        (
+            "EXPORTER",
+            "PrintExporter(transport=Nope)",
+            ErrorKind::UnknownComponent,
+            "unknown transport `Nope`",
+        ),
+        (
+            "EXPORTER",
+            "FileExporter(file_mode='x')",
+            ErrorKind::InvalidArgument,
+            "file_mode",
+        ),
+        (
+            "EXPORTER",
+            "FileExporter(file_name=3)",
+            ErrorKind::InvalidArgument,
+            "a string in quotes",
+        ),
+        (
+            "EXPORTER",
+            "PrintExporter(transport=true)",
+            ErrorKind::UnknownComponent,
+            "did you mean `True`?",
+        ),
+        (
+            "PROPAGATOR",
+            "TraceContextPropagator(",
+            ErrorKind::SpecSyntax,
+            "",
+        ),
+        (
+            "PROPAGATOR",
+            "CompositePropagator(propagators=[AlwaysOnSampler()])",
+            ErrorKind::UnknownComponent,
+            "is a sampler",
+        ),
     ];
     for (key, spec, kind, needle) in bad {
         let (got_kind, text) = run(key, spec).expect_err(spec);
         assert_eq!(got_kind, *kind, "{spec}:\n{text}");
-        assert!(text.contains(needle), "{spec}: missing {needle:?} in\n{text}");
-        assert!(text.contains(&format!("environment variable {}", key_var(key))), "{text}");
+        assert!(
+            text.contains(needle),
+            "{spec}: missing {needle:?} in\n{text}"
+        );
+        assert!(
+            text.contains(&format!("environment variable {}", key_var(key))),
+            "{text}"
+        );
         assert!(text.contains('^'), "a caret under the span:\n{text}");
     }
 }
@@ -119,7 +331,11 @@ fn user_components_resolve_and_are_checked() {
         .register_sampler("myapp.samplers.EveryNth", ["n"], |args| {
             let n = args.u64_in("n", 10, 1..=1_000_000)?;
             Ok(SamplerComponent {
-                sampler: Box::new(opencensus_settings::opentelemetry_sdk::trace::Sampler::TraceIdRatioBased(1.0 / n as f64)),
+                sampler: Box::new(
+                    opencensus_settings::opentelemetry_sdk::trace::Sampler::TraceIdRatioBased(
+                        1.0 / n as f64,
+                    ),
+                ),
                 rate: Some(1.0 / n as f64),
             })
         })
@@ -129,14 +345,34 @@ fn user_components_resolve_and_are_checked() {
             Err(ArgError::invalid("picky refuses").at(args.call_span()))
         })
         .unwrap();
-    assert!(registry.register_sampler("bad name", ["x"], |_| unreachable!()).is_err());
-    assert!(registry.register_sampler("myapp.samplers.EveryNth", ["x"], |_| unreachable!()).is_err());
+    assert!(
+        registry
+            .register_sampler("bad name", ["x"], |_| unreachable!())
+            .is_err()
+    );
+    assert!(
+        registry
+            .register_sampler("myapp.samplers.EveryNth", ["x"], |_| unreachable!())
+            .is_err()
+    );
 
-    let ok = check(loader(&[("OPENCENSUS__TRACE__SAMPLER", "EveryNth(n=4)")]).registry(registry.clone()));
+    let ok = check(
+        loader(&[("OPENCENSUS__TRACE__SAMPLER", "EveryNth(n=4)")]).registry(registry.clone()),
+    );
     assert!(ok.is_ok(), "{ok}");
-    assert!(ok.to_string().contains("myapp.samplers.EveryNth(n=4)"), "{ok}");
-    let bad = check(loader(&[("OPENCENSUS__TRACE__SAMPLER", "myapp.samplers.EveryNth(n=0)")]).registry(registry.clone()));
-    assert!(bad.to_string().contains("expected an integer in 1..=1000000, found 0"), "{bad}");
+    assert!(
+        ok.to_string().contains("myapp.samplers.EveryNth(n=4)"),
+        "{ok}"
+    );
+    let bad = check(
+        loader(&[("OPENCENSUS__TRACE__SAMPLER", "myapp.samplers.EveryNth(n=0)")])
+            .registry(registry.clone()),
+    );
+    assert!(
+        bad.to_string()
+            .contains("expected an integer in 1..=1000000, found 0"),
+        "{bad}"
+    );
     let refused = check(loader(&[("OPENCENSUS__TRACE__SAMPLER", "Picky")]).registry(registry));
     assert!(refused.to_string().contains("picky refuses"), "{refused}");
     // Without the registry, the name is unknown.
@@ -157,7 +393,10 @@ fn exclusion_entries_are_validated() {
         assert_eq!(err.kind(), ErrorKind::InvalidExclusion, "{err}");
         assert!(err.to_string().contains(needle), "{list}: {err}");
     }
-    let outcome = check(loader(&[("OPENCENSUS__TRACE__EXCLUDELIST_HOSTNAMES", "example.com/x")]));
+    let outcome = check(loader(&[(
+        "OPENCENSUS__TRACE__EXCLUDELIST_HOSTNAMES",
+        "example.com/x",
+    )]));
     assert!(outcome.error.is_some());
 }
 
@@ -167,15 +406,20 @@ fn secrets_never_appear_in_errors_or_reports() {
     registry
         .register_exporter(
             "myapp.Secretive",
-            [opencensus_settings::registry::Param::secret("token"), "level".into()],
+            [
+                opencensus_settings::registry::Param::secret("token"),
+                "level".into(),
+            ],
             |args| {
                 let _ = args.str("token")?;
                 let _ = args.f64_in("level", 1.0, 0.0..=1.0)?;
-                Ok(opencensus_settings::registry::ExporterComponent::processor(|_| {
-                    Err::<opencensus_settings::opentelemetry_sdk::trace::BatchSpanProcessor, _>(
-                        "never built in check".into(),
-                    )
-                }))
+                Ok(opencensus_settings::registry::ExporterComponent::processor(
+                    |_| {
+                        Err::<opencensus_settings::opentelemetry_sdk::trace::BatchSpanProcessor, _>(
+                            "never built in check".into(),
+                        )
+                    },
+                ))
             },
         )
         .unwrap();
@@ -185,15 +429,25 @@ fn secrets_never_appear_in_errors_or_reports() {
         "Secretive(token='hunter2-SECRET' level=1)",
         "Secretive(token='hunter2-SECRET",
     ] {
-        let outcome = check(loader(&[("OPENCENSUS__TRACE__EXPORTER", spec)]).registry(registry.clone()));
+        let outcome =
+            check(loader(&[("OPENCENSUS__TRACE__EXPORTER", spec)]).registry(registry.clone()));
         let text = outcome.to_string();
         assert!(outcome.error.is_some(), "{spec}");
         assert!(!text.contains("hunter2"), "{spec}:\n{text}");
         assert!(!text.contains("42"), "{spec}:\n{text}");
     }
-    let outcome = check(loader(&[("OPENCENSUS__TRACE__EXPORTER", "Secretive(token='hunter2-SECRET')")]).registry(registry));
+    let outcome = check(
+        loader(&[(
+            "OPENCENSUS__TRACE__EXPORTER",
+            "Secretive(token='hunter2-SECRET')",
+        )])
+        .registry(registry),
+    );
     assert!(outcome.is_ok(), "{outcome}");
-    assert!(outcome.to_string().contains("token='<redacted>'"), "{outcome}");
+    assert!(
+        outcome.to_string().contains("token='<redacted>'"),
+        "{outcome}"
+    );
     assert!(!outcome.to_string().contains("hunter2"));
 }
 
@@ -208,7 +462,10 @@ fn snapshot_rate_out_of_range() {
 
 #[test]
 fn snapshot_unknown_component_with_suggestion() {
-    insta::assert_snapshot!(render("SAMPLER", "opencensus.trace.samplers.ProbabiltySampler(rate=0.5)"));
+    insta::assert_snapshot!(render(
+        "SAMPLER",
+        "opencensus.trace.samplers.ProbabiltySampler(rate=0.5)"
+    ));
 }
 
 #[test]
@@ -243,6 +500,10 @@ fn snapshot_file_type_error() {
             .current_dir(dir.path())
             .executable_dir(None),
     );
-    let text = outcome.error.unwrap().to_string().replace(&dir.path().display().to_string(), "[DIR]");
+    let text = outcome
+        .error
+        .unwrap()
+        .to_string()
+        .replace(&dir.path().display().to_string(), "[DIR]");
     insta::assert_snapshot!(text);
 }

@@ -1,6 +1,8 @@
 //! Install / shutdown: each scenario runs in its own child process (installing sets process
 //! globals), re-running this same test binary with `OCS_CHILD` naming the scenario.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::{Command, Output};
 
 use opencensus_settings::opentelemetry::global;
@@ -25,7 +27,10 @@ fn child(name: &str, env: &[(&str, &str)]) -> Option<Output> {
 fn assert_ok(out: &Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "child failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        out.status.success(),
+        "child failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
     stdout
 }
 
@@ -50,7 +55,10 @@ fn read_lines(path: &std::path::Path) -> Vec<serde_json::Value> {
 fn install_exports_and_guard_drop_flushes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("spans.json");
-    if let Some(out) = child("install_exports_and_guard_drop_flushes", &[("OCS_FILE", path.to_str().unwrap())]) {
+    if let Some(out) = child(
+        "install_exports_and_guard_drop_flushes",
+        &[("OCS_FILE", path.to_str().unwrap())],
+    ) {
         assert_ok(&out);
         let spans = read_lines(&path);
         assert_eq!(spans.len(), 2, "{spans:?}");
@@ -65,9 +73,17 @@ fn install_exports_and_guard_drop_flushes() {
     assert!(opencensus_settings::installed().is_some());
     let report = telemetry.report().to_string();
     assert!(report.contains("FileExporter"), "{report}");
-    let service = telemetry.report().lines.iter().find(|l| l.key == "service.name").unwrap();
+    let service = telemetry
+        .report()
+        .lines
+        .iter()
+        .find(|l| l.key == "service.name")
+        .unwrap();
     assert_eq!(service.value, "svc");
-    assert!(service.origin.starts_with("code at tests/install.rs:"), "{report}");
+    assert!(
+        service.origin.starts_with("code at tests/install.rs:"),
+        "{report}"
+    );
     let tracer = global::tracer("test");
     tracer.in_span("parent", |_cx| {
         tracer.in_span("child", |_cx| {});
@@ -152,17 +168,17 @@ fn sdk_disabled_records_nothing_but_propagates() {
     let path = dir.path().join("disabled.json");
     if let Some(out) = child(
         "sdk_disabled_records_nothing_but_propagates",
-        &[("OTEL_SDK_DISABLED", "true"), ("OCS_FILE", path.to_str().unwrap())],
+        &[
+            ("OTEL_SDK_DISABLED", "true"),
+            ("OCS_FILE", path.to_str().unwrap()),
+        ],
     ) {
         assert_ok(&out);
         assert!(!path.exists());
         return;
     }
-    use opencensus_settings::opentelemetry::propagation::TextMapPropagator as _;
     let path = std::path::PathBuf::from(std::env::var("OCS_FILE").unwrap());
-    let telemetry = opencensus_settings::init_from_settings()
-        .map(|t| t)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let telemetry = opencensus_settings::init_from_settings().unwrap_or_else(|e| panic!("{e}"));
     drop(telemetry);
     let settings = Settings::load().unwrap().with_exporter(format!(
         "opencensus.trace.file_exporter.FileExporter(file_name='{}')",
@@ -216,18 +232,26 @@ fn init_from_settings_reads_file_and_env_and_reports() {
         let _ = &spans;
         // The start-up report is one INFO event under the target `opencensus_settings`.
         assert!(stdout.contains("opencensus_settings"), "{stdout}");
-        assert!(stdout.contains("environment variable OPENCENSUS__TRACE__SAMPLER"), "{stdout}");
+        assert!(
+            stdout.contains("environment variable OPENCENSUS__TRACE__SAMPLER"),
+            "{stdout}"
+        );
         assert_eq!(read_lines(&spans).len(), 1);
         return;
     }
-    tracing_subscriber::fmt().with_writer(std::io::stdout).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stdout)
+        .init();
     let telemetry = opencensus_settings::init_from_settings().unwrap_or_else(|e| panic!("{e}"));
     let file = std::path::PathBuf::from(std::env::var("OPENCENSUS_SETTINGS").unwrap());
     let report = telemetry.report();
     assert_eq!(report.file.as_deref(), Some(file.to_str().unwrap()));
     let sampler = report.lines.iter().find(|l| l.key == "SAMPLER").unwrap();
     assert_eq!(sampler.value, "opencensus.trace.samplers.AlwaysOnSampler()");
-    assert_eq!(sampler.origin, "environment variable OPENCENSUS__TRACE__SAMPLER");
+    assert_eq!(
+        sampler.origin,
+        "environment variable OPENCENSUS__TRACE__SAMPLER"
+    );
     let exporter = report.lines.iter().find(|l| l.key == "EXPORTER").unwrap();
     assert_eq!(exporter.origin, format!("{}:3", file.display()));
     global::tracer("t").in_span("one", |_| {});
@@ -249,9 +273,15 @@ fn guard_drops_cleanly_inside_tokio_runtimes() {
                 path.display()
             ));
             let rt = if flavor == "current" {
-                tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
             } else {
-                tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap()
+                tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
             };
             rt.block_on(async {
                 let telemetry = init_with(settings).unwrap();
@@ -268,7 +298,11 @@ fn guard_drops_cleanly_inside_tokio_runtimes() {
         return;
     }
     for flavor in ["current", "multi"] {
-        let out = child("guard_drops_cleanly_inside_tokio_runtimes", &[("OCS_FLAVOR", flavor)]).unwrap();
+        let out = child(
+            "guard_drops_cleanly_inside_tokio_runtimes",
+            &[("OCS_FLAVOR", flavor)],
+        )
+        .unwrap();
         assert_ok(&out);
     }
 }

@@ -1,12 +1,13 @@
 //! ProbabilitySampler decides exactly like OpenCensus: boundary vectors, parent rules, and a
 //! property test against an independent big-integer computation of floor(rate * 2^64).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use num_bigint::BigUint;
-use opencensus_settings::opentelemetry::trace::{
-    SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId,
-    TraceState,
-};
 use opencensus_settings::opentelemetry::Context;
+use opencensus_settings::opentelemetry::trace::{
+    SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState,
+};
 use opencensus_settings::opentelemetry_sdk::trace::{SamplingDecision, ShouldSample};
 use opencensus_settings::registry::ProbabilitySampler;
 use proptest::prelude::*;
@@ -57,8 +58,18 @@ fn out_of_range_rates_are_refused() {
 }
 
 fn parent(sampled: bool, remote: bool) -> Context {
-    let flags = if sampled { TraceFlags::SAMPLED } else { TraceFlags::default() };
-    let sc = SpanContext::new(trace_id(u64::MAX), SpanId::from_bytes([1; 8]), flags, remote, TraceState::default());
+    let flags = if sampled {
+        TraceFlags::SAMPLED
+    } else {
+        TraceFlags::default()
+    };
+    let sc = SpanContext::new(
+        trace_id(u64::MAX),
+        SpanId::from_bytes([1; 8]),
+        flags,
+        remote,
+        TraceState::default(),
+    );
     Context::new().with_remote_span_context(sc)
 }
 
@@ -97,7 +108,11 @@ fn big_threshold(rate: f64) -> BigUint {
     // rate = mantissa * 2^exp; times 2^64:
     let shift = exp + 64;
     let m = BigUint::from(mantissa);
-    if shift >= 0 { m << (shift as u64) } else { m >> ((-shift) as u64) }
+    if shift >= 0 {
+        m << (shift as u64)
+    } else {
+        m >> ((-shift) as u64)
+    }
 }
 
 proptest! {

@@ -1,5 +1,7 @@
 //! Settings layering, origins, and each figment pitfall the loader must avoid.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 use opencensus_settings::{ErrorKind, Origin, Settings, SettingsLoader, check};
@@ -38,7 +40,9 @@ fn file_origin(path: &Path, line: usize) -> Origin {
 }
 
 fn env_origin(var: &str) -> Origin {
-    Origin::Env { var: var.to_string() }
+    Origin::Env {
+        var: var.to_string(),
+    }
 }
 
 const SEED: &str = r#"# the seed document's settings
@@ -94,7 +98,10 @@ fn precedence_across_all_four_layers() {
         .loader(&[
             ("OTEL_TRACES_SAMPLER", "always_on"),
             ("OTEL_PROPAGATORS", "baggage"),
-            ("OPENCENSUS__TRACE__SAMPLER", "ProbabilitySampler(rate=0.25)"),
+            (
+                "OPENCENSUS__TRACE__SAMPLER",
+                "ProbabilitySampler(rate=0.25)",
+            ),
         ])
         .load()
         .unwrap();
@@ -103,13 +110,26 @@ fn precedence_across_all_four_layers() {
     assert_eq!(s.propagator().origin, file_origin(&path, 3));
     // Both standard variables are shadowed: warnings that name them.
     let warnings: Vec<String> = s.warnings().iter().map(|w| w.message.clone()).collect();
-    assert!(warnings.iter().any(|w| w.contains("OTEL_TRACES_SAMPLER=always_on")), "{warnings:?}");
-    assert!(warnings.iter().any(|w| w.contains("OTEL_PROPAGATORS=baggage")), "{warnings:?}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("OTEL_TRACES_SAMPLER=always_on")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("OTEL_PROPAGATORS=baggage")),
+        "{warnings:?}"
+    );
 
     // Without the file and the override, the standard variable beats the default.
     let dir2 = Dir::new();
     let s = dir2
-        .loader(&[("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "0.5")])
+        .loader(&[
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.5"),
+        ])
         .load()
         .unwrap();
     assert_eq!(s.sampler().origin, env_origin("OTEL_TRACES_SAMPLER"));
@@ -125,16 +145,34 @@ fn precedence_across_all_four_layers() {
 #[test]
 fn sdk_disabled_always_wins_and_still_validates() {
     let dir = Dir::new();
-    dir.write("opencensus.toml", SEED.replace("AzureExporter(\n    service_name='foobar',\n)", "PrintExporter()").as_str());
+    dir.write(
+        "opencensus.toml",
+        SEED.replace(
+            "AzureExporter(\n    service_name='foobar',\n)",
+            "PrintExporter()",
+        )
+        .as_str(),
+    );
     let s = dir.loader(&[("OTEL_SDK_DISABLED", "TRUE")]).load().unwrap();
     assert!(s.sdk_disabled());
-    let bad = dir.loader(&[("OTEL_SDK_DISABLED", "true"), ("OPENCENSUS__TRACE__SAMPLER", "Nope()")]);
+    let bad = dir.loader(&[
+        ("OTEL_SDK_DISABLED", "true"),
+        ("OPENCENSUS__TRACE__SAMPLER", "Nope()"),
+    ]);
     assert!(!check(bad).is_ok());
-    let err = dir.loader(&[("OTEL_SDK_DISABLED", "yes")]).load().unwrap_err();
+    let err = dir
+        .loader(&[("OTEL_SDK_DISABLED", "yes")])
+        .load()
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidEnvironment);
     assert!(err.to_string().contains("OTEL_SDK_DISABLED"), "{err}");
     // Empty means unset.
-    assert!(!dir.loader(&[("OTEL_SDK_DISABLED", "")]).load().unwrap().sdk_disabled());
+    assert!(
+        !dir.loader(&[("OTEL_SDK_DISABLED", "")])
+            .load()
+            .unwrap()
+            .sdk_disabled()
+    );
 }
 
 // --- figment pitfalls -------------------------------------------------------------------
@@ -143,7 +181,10 @@ fn sdk_disabled_always_wins_and_still_validates() {
 fn pitfall_env_keys_are_not_lowercased_away() {
     // figment's Env lowercases keys, so an override onto `OPENCENSUS.TRACE` was dropped.
     let dir = Dir::new();
-    dir.write("opencensus.toml", "[OPENCENSUS.TRACE]\nSAMPLER = \"AlwaysOffSampler()\"\n");
+    dir.write(
+        "opencensus.toml",
+        "[OPENCENSUS.TRACE]\nSAMPLER = \"AlwaysOffSampler()\"\n",
+    );
     for var in [
         "OPENCENSUS__TRACE__SAMPLER",
         "opencensus__trace__sampler",
@@ -164,9 +205,15 @@ fn pitfall_errors_name_the_real_variable_not_the_dotted_key() {
         .and_then(opencensus_settings::init_with)
         .unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("environment variable opencensus__trace__sampler"), "{text}");
+    assert!(
+        text.contains("environment variable opencensus__trace__sampler"),
+        "{text}"
+    );
     assert!(!text.contains("OPENCENSUS.TRACE.SAMPLER"), "{text}");
-    assert_eq!(err.origin(), Some(&env_origin("opencensus__trace__sampler")));
+    assert_eq!(
+        err.origin(),
+        Some(&env_origin("opencensus__trace__sampler"))
+    );
 }
 
 #[test]
@@ -181,10 +228,20 @@ fn pitfall_missing_file_is_an_error_not_empty() {
     assert!(err.to_string().contains("OPENCENSUS_SETTINGS"), "{err}");
     assert!(err.to_string().contains("nope.toml"), "{err}");
     // An empty OPENCENSUS_SETTINGS is an error too.
-    let err = dir.loader(&[("OPENCENSUS_SETTINGS", "")]).load().unwrap_err();
-    assert!(err.to_string().contains("OPENCENSUS_SETTINGS is set but empty"), "{err}");
+    let err = dir
+        .loader(&[("OPENCENSUS_SETTINGS", "")])
+        .load()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("OPENCENSUS_SETTINGS is set but empty"),
+        "{err}"
+    );
     // --config overrides OPENCENSUS_SETTINGS, and must exist too.
-    let real = dir.write("real.toml", "[OPENCENSUS.TRACE]\nSAMPLER = \"AlwaysOnSampler()\"\n");
+    let real = dir.write(
+        "real.toml",
+        "[OPENCENSUS.TRACE]\nSAMPLER = \"AlwaysOnSampler()\"\n",
+    );
     let s = dir
         .loader(&[("OPENCENSUS_SETTINGS", missing.to_str().unwrap())])
         .config_file(&real)
@@ -197,7 +254,10 @@ fn pitfall_missing_file_is_an_error_not_empty() {
 #[test]
 fn pitfall_parent_directories_are_not_searched() {
     let dir = Dir::new();
-    dir.write("opencensus.toml", "[OPENCENSUS.TRACE]\nSAMPLER = \"AlwaysOnSampler()\"\n");
+    dir.write(
+        "opencensus.toml",
+        "[OPENCENSUS.TRACE]\nSAMPLER = \"AlwaysOnSampler()\"\n",
+    );
     let child = dir.path().join("app");
     std::fs::create_dir_all(&child).unwrap();
     let s = Settings::loader()
@@ -245,7 +305,11 @@ fn pitfall_file_lines_are_kept_in_errors() {
     );
     let err = check(dir.loader(&[])).error.unwrap();
     assert_eq!(err.origin(), Some(&file_origin(&path, 5)));
-    assert!(err.to_string().contains(&format!("SAMPLER at {}:5", path.display())), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("SAMPLER at {}:5", path.display())),
+        "{err}"
+    );
 }
 
 // --- keys ---------------------------------------------------------------------------------
@@ -265,7 +329,10 @@ fn keys_and_tables_are_case_insensitive() {
 #[test]
 fn blacklist_is_an_alias_and_both_spellings_clash() {
     let dir = Dir::new();
-    dir.write("opencensus.toml", "[OPENCENSUS.TRACE]\nBLACKLIST_PATHS = [\"old\"]\n");
+    dir.write(
+        "opencensus.toml",
+        "[OPENCENSUS.TRACE]\nBLACKLIST_PATHS = [\"old\"]\n",
+    );
     let s = dir.loader(&[]).load().unwrap();
     assert_eq!(s.exclude_paths().value, vec!["old"]);
 
@@ -278,7 +345,10 @@ fn blacklist_is_an_alias_and_both_spellings_clash() {
     assert!(err.to_string().contains("EXCLUDELIST_PATHS"), "{err}");
 
     // Across sources a higher one simply overrides.
-    dir.write("opencensus.toml", "[OPENCENSUS.TRACE]\nBLACKLIST_PATHS = [\"old\"]\n");
+    dir.write(
+        "opencensus.toml",
+        "[OPENCENSUS.TRACE]\nBLACKLIST_PATHS = [\"old\"]\n",
+    );
     let s = dir
         .loader(&[("OPENCENSUS__TRACE__EXCLUDELIST_PATHS", "new")])
         .load()
@@ -303,14 +373,23 @@ fn keys_differing_only_in_case_are_an_error_naming_both() {
         ])
         .load()
         .unwrap_err();
-    assert!(err.to_string().contains("OPENCENSUS__TRACE__SAMPLER"), "{err}");
-    assert!(err.to_string().contains("opencensus__trace__SAMPLER"), "{err}");
+    assert!(
+        err.to_string().contains("OPENCENSUS__TRACE__SAMPLER"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("opencensus__trace__SAMPLER"),
+        "{err}"
+    );
 }
 
 #[test]
 fn unknown_keys_get_a_suggestion() {
     let dir = Dir::new();
-    dir.write("opencensus.toml", "[OPENCENSUS.TRACE]\nSAMPLR = \"AlwaysOnSampler()\"\n");
+    dir.write(
+        "opencensus.toml",
+        "[OPENCENSUS.TRACE]\nSAMPLR = \"AlwaysOnSampler()\"\n",
+    );
     let err = dir.loader(&[]).load().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::UnknownKey);
     assert!(err.to_string().contains("did you mean `SAMPLER`?"), "{err}");
@@ -319,10 +398,20 @@ fn unknown_keys_get_a_suggestion() {
         .loader(&[("OPENCENSUS__TRACE__EXPORTR", "PrintExporter()")])
         .load()
         .unwrap_err();
-    assert!(err.to_string().contains("OPENCENSUS__TRACE__EXPORTR"), "{err}");
-    assert!(err.to_string().contains("did you mean OPENCENSUS__TRACE__EXPORTER?"), "{err}");
+    assert!(
+        err.to_string().contains("OPENCENSUS__TRACE__EXPORTR"),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("did you mean OPENCENSUS__TRACE__EXPORTER?"),
+        "{err}"
+    );
 
-    dir.write("opencensus.toml", "[OPENCENSUS.TRACES]\nSAMPLER = \"AlwaysOnSampler()\"\n");
+    dir.write(
+        "opencensus.toml",
+        "[OPENCENSUS.TRACES]\nSAMPLER = \"AlwaysOnSampler()\"\n",
+    );
     let err = dir.loader(&[]).load().unwrap_err();
     assert!(err.to_string().contains("did you mean `TRACE`?"), "{err}");
 }
@@ -336,7 +425,11 @@ fn single_underscore_variable_gets_a_warning() {
         .unwrap();
     assert_eq!(s.sampler().origin, Origin::Default);
     let w = &s.warnings()[0];
-    assert!(w.message.contains("OPENCENSUS__TRACE__SAMPLER"), "{}", w.message);
+    assert!(
+        w.message.contains("OPENCENSUS__TRACE__SAMPLER"),
+        "{}",
+        w.message
+    );
 }
 
 #[test]
@@ -373,7 +466,11 @@ fn env_lists_accept_toml_arrays_and_comma_lists() {
             .loader(&[("OPENCENSUS__TRACE__EXCLUDELIST_PATHS", bad)])
             .load()
             .unwrap_err();
-        assert!(err.to_string().contains("OPENCENSUS__TRACE__EXCLUDELIST_PATHS"), "{bad}: {err}");
+        assert!(
+            err.to_string()
+                .contains("OPENCENSUS__TRACE__EXCLUDELIST_PATHS"),
+            "{bad}: {err}"
+        );
     }
 }
 
@@ -387,14 +484,24 @@ fn wrong_types_in_the_file_are_errors_with_lines() {
     let err = dir.loader(&[]).load().unwrap_err();
     assert_eq!(err.problems().len(), 2, "{err}");
     assert_eq!(err.problems()[0].origin(), Some(&file_origin(&path, 2)));
-    assert!(err.problems()[0].message().contains("must be a string, found the float 0.5"));
-    assert!(err.problems()[1].message().contains("found the integer 1"), "{err}");
+    assert!(
+        err.problems()[0]
+            .message()
+            .contains("must be a string, found the float 0.5")
+    );
+    assert!(
+        err.problems()[1].message().contains("found the integer 1"),
+        "{err}"
+    );
 }
 
 #[test]
 fn invalid_toml_is_reported_with_its_line() {
     let dir = Dir::new();
-    let path = dir.write("opencensus.toml", "[OPENCENSUS.TRACE]\nSAMPLER = \"unterminated\n");
+    let path = dir.write(
+        "opencensus.toml",
+        "[OPENCENSUS.TRACE]\nSAMPLER = \"unterminated\n",
+    );
     let err = dir.loader(&[]).load().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Toml);
     assert_eq!(err.origin(), Some(&file_origin(&path, 2)));
@@ -415,7 +522,8 @@ fn all_problems_of_one_load_are_reported_together() {
         "opencensus.toml",
         "[OPENCENSUS.TRACE]\nSAMPLER = \"ProbabilitySampler(rate=2)\"\nEXPORTER = \"Nope()\"\nEXCLUDELIST_PATHS = [\"\"]\nBOGUS = 1\n",
     );
-    let outcome = check(dir.loader(&[("OPENCENSUS__TRACE__PROPAGATOR", "TraceContextPropagator(")]));
+    let outcome =
+        check(dir.loader(&[("OPENCENSUS__TRACE__PROPAGATOR", "TraceContextPropagator(")]));
     let err = outcome.error.unwrap();
     assert_eq!(err.problems().len(), 5, "{err}");
 }
@@ -424,19 +532,38 @@ fn all_problems_of_one_load_are_reported_together() {
 fn standard_variables_are_errors_only_while_in_effect() {
     let dir = Dir::new();
     // In effect: an error naming the variable.
-    let err = dir.loader(&[("OTEL_TRACES_SAMPLER", "sometimes")]).load().unwrap_err();
+    let err = dir
+        .loader(&[("OTEL_TRACES_SAMPLER", "sometimes")])
+        .load()
+        .unwrap_err();
     assert!(err.to_string().contains("OTEL_TRACES_SAMPLER"), "{err}");
     let err = dir
-        .loader(&[("OTEL_TRACES_SAMPLER", "traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "2")])
+        .loader(&[
+            ("OTEL_TRACES_SAMPLER", "traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "2"),
+        ])
         .load()
         .unwrap_err();
     assert!(err.to_string().contains("OTEL_TRACES_SAMPLER_ARG"), "{err}");
-    let err = dir.loader(&[("OTEL_PROPAGATORS", "tracecontext,jaeger")]).load().unwrap_err();
+    let err = dir
+        .loader(&[("OTEL_PROPAGATORS", "tracecontext,jaeger")])
+        .load()
+        .unwrap_err();
     assert!(err.to_string().contains("OTEL_PROPAGATORS"), "{err}");
     // Shadowed by the file: a warning.
-    dir.write("opencensus.toml", "[OPENCENSUS.TRACE]\nSAMPLER = \"AlwaysOnSampler()\"\n");
-    let s = dir.loader(&[("OTEL_TRACES_SAMPLER", "sometimes")]).load().unwrap();
-    assert!(s.warnings().iter().any(|w| w.message.contains("OTEL_TRACES_SAMPLER=sometimes")));
+    dir.write(
+        "opencensus.toml",
+        "[OPENCENSUS.TRACE]\nSAMPLER = \"AlwaysOnSampler()\"\n",
+    );
+    let s = dir
+        .loader(&[("OTEL_TRACES_SAMPLER", "sometimes")])
+        .load()
+        .unwrap();
+    assert!(
+        s.warnings()
+            .iter()
+            .any(|w| w.message.contains("OTEL_TRACES_SAMPLER=sometimes"))
+    );
     // Empty means unset.
     let s = dir.loader(&[("OTEL_PROPAGATORS", "")]).load().unwrap();
     assert_eq!(s.propagator().origin, Origin::Default);
@@ -453,9 +580,17 @@ fn every_standard_sampler_and_propagator_value_resolves() {
         "parentbased_always_off",
         "parentbased_traceidratio",
     ] {
-        let outcome = check(dir.loader(&[("OTEL_TRACES_SAMPLER", v), ("OTEL_TRACES_SAMPLER_ARG", "0.1")]));
+        let outcome = check(dir.loader(&[
+            ("OTEL_TRACES_SAMPLER", v),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.1"),
+        ]));
         assert!(outcome.is_ok(), "{v}: {outcome}");
-        assert!(outcome.to_string().contains(&format!("OTEL_TRACES_SAMPLER={v}")), "{outcome}");
+        assert!(
+            outcome
+                .to_string()
+                .contains(&format!("OTEL_TRACES_SAMPLER={v}")),
+            "{outcome}"
+        );
     }
     for v in ["tracecontext", "baggage", "tracecontext,baggage", "none"] {
         let outcome = check(dir.loader(&[("OTEL_PROPAGATORS", v)]));
@@ -469,18 +604,29 @@ fn resource_variables() {
     let s = dir
         .loader(&[
             ("OTEL_SERVICE_NAME", "checkout"),
-            ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod,team=a%20b"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "deployment.environment=prod,team=a%20b",
+            ),
         ])
         .load()
         .unwrap();
     assert_eq!(s.service_name().unwrap().value, "checkout");
     let outcome = check(dir.loader(&[("OTEL_SERVICE_NAME", "checkout")]));
-    assert!(outcome.to_string().contains("checkout  <- environment variable OTEL_SERVICE_NAME"), "{outcome}");
+    assert!(
+        outcome
+            .to_string()
+            .contains("checkout  <- environment variable OTEL_SERVICE_NAME"),
+        "{outcome}"
+    );
     let err = dir
         .loader(&[("OTEL_RESOURCE_ATTRIBUTES", "novalue")])
         .load()
         .unwrap_err();
-    assert!(err.to_string().contains("OTEL_RESOURCE_ATTRIBUTES"), "{err}");
+    assert!(
+        err.to_string().contains("OTEL_RESOURCE_ATTRIBUTES"),
+        "{err}"
+    );
 }
 
 #[test]

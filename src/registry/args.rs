@@ -79,10 +79,7 @@ fn describe_value(value: &Value) -> String {
         Value::Str(s) => format!("the string {}", Value::Str(s.clone())),
         Value::Int(i) => i.to_string(),
         Value::Float(_) => value.to_string(),
-        Value::Bool(b) => format!(
-            "{} (a boolean)",
-            if *b { "True" } else { "False" }
-        ),
+        Value::Bool(b) => format!("{} (a boolean)", if *b { "True" } else { "False" }),
         Value::None => "None".to_string(),
         other => format!("a {} `{other}`", other.type_name()),
     }
@@ -137,10 +134,9 @@ impl<'a> Args<'a> {
                             format!("unknown keyword `{}` for {class}", kw.value),
                         )
                         .at(kw.span.clone());
-                        if let Some(close) = crate::spec::closest(
-                            &kw.value,
-                            params.iter().map(|p| p.name.as_str()),
-                        ) {
+                        if let Some(close) =
+                            crate::spec::closest(&kw.value, params.iter().map(|p| p.name.as_str()))
+                        {
                             err = err.with_help(format!("did you mean `{close}`?"));
                         }
                         return Err(err.with_help(accepted()));
@@ -236,7 +232,10 @@ impl<'a> Args<'a> {
                 if let Value::Str(s) = &v.value
                     && s.trim().parse::<f64>().is_ok()
                 {
-                    err = err.with_help(format!("write the number without quotes: {name}={}", s.trim()));
+                    err = err.with_help(format!(
+                        "write the number without quotes: {name}={}",
+                        s.trim()
+                    ));
                 }
                 Err(err)
             }
@@ -273,7 +272,10 @@ impl<'a> Args<'a> {
                 if let Value::Str(s) = &v.value
                     && s.trim().parse::<f64>().is_ok()
                 {
-                    err = err.with_help(format!("write the number without quotes: {name}={}", s.trim()));
+                    err = err.with_help(format!(
+                        "write the number without quotes: {name}={}",
+                        s.trim()
+                    ));
                 }
                 Err(err)
             }
@@ -302,7 +304,12 @@ impl<'a> Args<'a> {
     ///
     /// # Errors
     /// When the value is not an integer in `range`.
-    pub fn u64_in(&self, name: &str, default: u64, range: RangeInclusive<u64>) -> Result<u64, ArgError> {
+    pub fn u64_in(
+        &self,
+        name: &str,
+        default: u64,
+        range: RangeInclusive<u64>,
+    ) -> Result<u64, ArgError> {
         let Some(v) = self.get(name) else {
             return Ok(default);
         };
@@ -413,7 +420,8 @@ impl<'a> Args<'a> {
         };
         let mut out = Vec::with_capacity(items.len());
         for item in items {
-            let call = as_call(item).ok_or_else(|| self.invalid(name, "a list of propagators", item))?;
+            let call =
+                as_call(item).ok_or_else(|| self.invalid(name, "a list of propagators", item))?;
             match build(self.registry, &call, ComponentKind::Propagator)? {
                 Built::Propagator(p) => out.push(p),
                 _ => return Err(self.invalid(name, "a list of propagators", item)),
@@ -469,7 +477,11 @@ pub(crate) enum Built {
 }
 
 /// Resolves and builds one call (no I/O: exporters are only configured).
-pub(crate) fn build(registry: &Registry, call: &Call, kind: ComponentKind) -> Result<Built, ArgError> {
+pub(crate) fn build(
+    registry: &Registry,
+    call: &Call,
+    kind: ComponentKind,
+) -> Result<Built, ArgError> {
     build_described(registry, call, kind).map(|(b, _)| b)
 }
 
@@ -484,7 +496,10 @@ pub(crate) fn build_described(
     if let Factory::Unavailable(_, reason) = &component.factory {
         return Err(ArgError::new(
             ErrorKind::NotAvailable,
-            format!("`{}` is not available in this build: {reason}", component.class()),
+            format!(
+                "`{}` is not available in this build: {reason}",
+                component.class()
+            ),
         )
         .at(call.name.span.clone()));
     }
@@ -493,9 +508,7 @@ pub(crate) fn build_described(
     let built = match &component.factory {
         Factory::Sampler(f) => Built::Sampler(f(&args).map_err(|e| e.at(call.span.clone()))?),
         Factory::Exporter(f) => Built::Exporter(f(&args).map_err(|e| e.at(call.span.clone()))?),
-        Factory::Propagator(f) => {
-            Built::Propagator(f(&args).map_err(|e| e.at(call.span.clone()))?)
-        }
+        Factory::Propagator(f) => Built::Propagator(f(&args).map_err(|e| e.at(call.span.clone()))?),
         Factory::Transport => Built::Transport,
         Factory::Unavailable(..) => unreachable_unavailable(call)?,
     };

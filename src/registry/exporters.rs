@@ -127,10 +127,10 @@ pub(crate) fn register(r: &mut Registry) {
         &["file_name", "transport", "file_mode"],
         Factory::Exporter(Arc::new(|args| {
             let file_name = args.str("file_name")?.unwrap_or("opencensus-traces.json");
-            if file_name.is_empty() {
-                if let Some(v) = args.get("file_name") {
-                    return Err(args.invalid("file_name", "a non-empty file name", v));
-                }
+            if file_name.is_empty()
+                && let Some(v) = args.get("file_name")
+            {
+                return Err(args.invalid("file_name", "a non-empty file name", v));
             }
             let append = match args.str("file_mode")?.unwrap_or("w+") {
                 "w" | "w+" => false,
@@ -218,7 +218,9 @@ pub(crate) struct FileExporter {
 
 impl fmt::Debug for FileExporter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FileExporter").field("path", &self.path).finish()
+        f.debug_struct("FileExporter")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -236,7 +238,9 @@ impl SpanExporter for FileExporter {
             .map_err(|_| OTelSdkError::InternalFailure("FileExporter: lock poisoned".into()))?;
         file.write_all(&out)
             .and_then(|()| file.flush())
-            .map_err(|e| OTelSdkError::InternalFailure(format!("FileExporter {}: {e}", self.path.display())))
+            .map_err(|e| {
+                OTelSdkError::InternalFailure(format!("FileExporter {}: {e}", self.path.display()))
+            })
     }
 
     fn force_flush(&self) -> OTelSdkResult {
@@ -330,7 +334,9 @@ pub(crate) fn print_line(span: &SpanData, out: &mut String) {
 }
 
 fn unix_nanos(t: SystemTime) -> u128 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
 }
 
 fn json_value(v: &Value) -> serde_json::Value {

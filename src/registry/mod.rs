@@ -238,15 +238,17 @@ impl Registry {
         self.names.insert(name, index);
         // The class name alone resolves too, unless two components share it.
         self.classes.entry(class.clone()).or_insert(index);
-        if self.names.get(&class).is_none() {
-            self.names.insert(class, index);
-        }
+        self.names.entry(class).or_insert(index);
         self.components.push(component);
         Ok(self)
     }
 
     pub(crate) fn add_builtin(&mut self, name: &str, params: &[&str], factory: Factory) {
-        self.add_builtin_params(name, params.iter().map(|p| Param::new(*p)).collect(), factory);
+        self.add_builtin_params(
+            name,
+            params.iter().map(|p| Param::new(*p)).collect(),
+            factory,
+        );
     }
 
     pub(crate) fn add_builtin_params(&mut self, name: &str, params: Vec<Param>, factory: Factory) {
@@ -438,7 +440,9 @@ impl Registry {
             err = err.with_help(format!("did you mean `{close}`?"));
         }
         if is_python_builtin(name) {
-            err = err.with_help("spec strings are parsed, never evaluated: Python builtins are not available");
+            err = err.with_help(
+                "spec strings are parsed, never evaluated: Python builtins are not available",
+            );
         }
         Err(err.with_help(self.accepted(kind)))
     }
@@ -461,7 +465,22 @@ fn kind_noun(kind: ComponentKind) -> &'static str {
 fn is_python_builtin(name: &str) -> bool {
     matches!(
         name,
-        "float" | "int" | "str" | "eval" | "exec" | "open" | "__import__" | "getattr" | "list"
-            | "dict" | "tuple" | "bool" | "print" | "compile" | "globals" | "locals" | "os.system"
+        "float"
+            | "int"
+            | "str"
+            | "eval"
+            | "exec"
+            | "open"
+            | "__import__"
+            | "getattr"
+            | "list"
+            | "dict"
+            | "tuple"
+            | "bool"
+            | "print"
+            | "compile"
+            | "globals"
+            | "locals"
+            | "os.system"
     )
 }

@@ -107,7 +107,10 @@ impl ShouldSample for ProbabilitySampler {
             let sc = span.span_context();
             sc.is_valid() && sc.is_sampled()
         });
-        result(parent_sampled || self.samples_trace_id(trace_id), parent_context)
+        result(
+            parent_sampled || self.samples_trace_id(trace_id),
+            parent_context,
+        )
     }
 }
 
@@ -154,7 +157,11 @@ pub(crate) fn register(r: &mut Registry) {
         })
     }));
     r.add_builtin("opencensus.trace.samplers.AlwaysOnSampler", &[], always_on);
-    r.add_builtin("opencensus.trace.samplers.AlwaysOffSampler", &[], always_off);
+    r.add_builtin(
+        "opencensus.trace.samplers.AlwaysOffSampler",
+        &[],
+        always_off,
+    );
     r.add_builtin(
         "opencensus.trace.samplers.ProbabilitySampler",
         &["rate"],

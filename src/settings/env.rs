@@ -71,7 +71,10 @@ fn read_var(var: &EnvVar, rest: &str, out: &mut EnvEntries) {
     let Some(key) = Key::parse(key_name) else {
         let mut p = Problem::new(
             ErrorKind::UnknownKey,
-            format!("environment variable {} names the unknown key `{key_name}`", var.name),
+            format!(
+                "environment variable {} names the unknown key `{key_name}`",
+                var.name
+            ),
         )
         .at(origin);
         if let Some(s) = suggest_key(key_name) {

@@ -13,7 +13,11 @@ use crate::origin::Origin;
 /// 1-based line of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 pub(crate) struct FileEntries {
@@ -38,7 +42,10 @@ pub(crate) fn parse_file(path: &Path, text: &str) -> FileEntries {
             out.problems.push(
                 Problem::new(
                     ErrorKind::Toml,
-                    format!("the settings file is not valid TOML: {}", err.message().trim()),
+                    format!(
+                        "the settings file is not valid TOML: {}",
+                        err.message().trim()
+                    ),
                 )
                 .at(origin_at(span.start))
                 .snippet(text, span.clone(), Vec::new())
@@ -118,7 +125,9 @@ fn find_tables<'a, 'i>(
             let mut p = Problem::new(ErrorKind::UnknownKey, format!("unknown key `{name}`"))
                 .at(origin_at(key.span().start))
                 .help(context.to_string());
-            if let Some(s) = crate::spec::closest(&name.to_ascii_uppercase(), accepted.iter().copied()) {
+            if let Some(s) =
+                crate::spec::closest(&name.to_ascii_uppercase(), accepted.iter().copied())
+            {
                 p = p.help(format!("did you mean `{s}`?"));
             }
             problems.push(p);
@@ -127,7 +136,10 @@ fn find_tables<'a, 'i>(
     found.into_iter().map(|(_, t)| t).collect()
 }
 
-type Item<'a, 'i> = (&'a Spanned<std::borrow::Cow<'i, str>>, &'a Spanned<DeValue<'i>>);
+type Item<'a, 'i> = (
+    &'a Spanned<std::borrow::Cow<'i, str>>,
+    &'a Spanned<DeValue<'i>>,
+);
 
 /// The table's items in the order they appear in the file (the map itself is sorted by key).
 fn in_file_order<'a, 'i>(table: &'a DeTable<'i>) -> Vec<Item<'a, 'i>> {
@@ -197,11 +209,7 @@ fn convert(key: Key, value: &Spanned<DeValue<'_>>, _text: &str) -> Result<RawVal
     match (key.is_list(), value.get_ref()) {
         (false, DeValue::String(s)) => Ok(RawValue::Str(s.to_string())),
         (false, other) => Err((
-            format!(
-                "{} must be a string, found {}",
-                key.name(),
-                describe(other)
-            ),
+            format!("{} must be a string, found {}", key.name(), describe(other)),
             span,
         )),
         // A plain string where a list is expected is one entry (OpenCensus iterated it char by char).

@@ -29,7 +29,8 @@ pub(crate) const SPELLINGS: [&str; 7] = [
     "BLACKLIST_HOSTNAMES",
 ];
 
-pub(crate) const DEFAULT_SAMPLER: &str = "opencensus.trace.samplers.ProbabilitySampler(rate=0.0001)";
+pub(crate) const DEFAULT_SAMPLER: &str =
+    "opencensus.trace.samplers.ProbabilitySampler(rate=0.0001)";
 pub(crate) const DEFAULT_EXPORTER: &str = "opencensus.trace.print_exporter.PrintExporter()";
 pub(crate) const DEFAULT_PROPAGATOR: &str =
     "opencensus.trace.propagation.trace_context_http_header_format.TraceContextPropagator()";
@@ -72,11 +73,19 @@ impl Key {
     /// What the value must look like, for error messages.
     pub(crate) fn expected(self) -> &'static str {
         match self {
-            Key::Sampler => "a sampler spec string, e.g. \"opencensus.trace.samplers.ProbabilitySampler(rate=0.5)\"",
-            Key::Exporter => "an exporter spec string, e.g. \"opencensus.trace.print_exporter.PrintExporter()\"",
-            Key::Propagator => "a propagator spec string, e.g. \"opencensus.trace.propagation.trace_context_http_header_format.TraceContextPropagator()\"",
+            Key::Sampler => {
+                "a sampler spec string, e.g. \"opencensus.trace.samplers.ProbabilitySampler(rate=0.5)\""
+            }
+            Key::Exporter => {
+                "an exporter spec string, e.g. \"opencensus.trace.print_exporter.PrintExporter()\""
+            }
+            Key::Propagator => {
+                "a propagator spec string, e.g. \"opencensus.trace.propagation.trace_context_http_header_format.TraceContextPropagator()\""
+            }
             Key::ExcludePaths => "a list of path entries, e.g. [\"_ah/health\", \"/healthz\"]",
-            Key::ExcludeHostnames => "a list of host names, e.g. [\"example.com\", \"localhost:8080\"]",
+            Key::ExcludeHostnames => {
+                "a list of host names, e.g. [\"example.com\", \"localhost:8080\"]"
+            }
         }
     }
 }

@@ -27,7 +27,6 @@ use crate::registry::Registry;
 use crate::secret::Secret;
 use keys::Key;
 
-
 /// One effective value and where it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Setting<T> {
@@ -168,7 +167,10 @@ impl Default for Settings {
             exporter: default_setting(keys::DEFAULT_EXPORTER.to_string()),
             propagator: default_setting(keys::DEFAULT_PROPAGATOR.to_string()),
             exclude_paths: default_setting(
-                keys::DEFAULT_EXCLUDE_PATHS.iter().map(|s| s.to_string()).collect(),
+                keys::DEFAULT_EXCLUDE_PATHS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
             ),
             exclude_hostnames: default_setting(Vec::new()),
             service_name: None,
@@ -588,7 +590,7 @@ impl SettingsLoader {
                         entry.shown,
                         entry.key.name(),
                         effective,
-                        problem.message
+                        problem.message()
                     ),
                     origin: Some(entry.origin.clone()),
                 }),
@@ -604,11 +606,14 @@ impl SettingsLoader {
             }
         }
         if standard.entries.iter().all(|e| e.key != Key::Sampler)
-            && settings.env_var("OTEL_TRACES_SAMPLER_ARG").is_some_and(|v| !v.trim().is_empty())
+            && settings
+                .env_var("OTEL_TRACES_SAMPLER_ARG")
+                .is_some_and(|v| !v.trim().is_empty())
         {
             warnings.push(Warning {
-                message: "OTEL_TRACES_SAMPLER_ARG is set but OTEL_TRACES_SAMPLER is not; it is ignored"
-                    .to_string(),
+                message:
+                    "OTEL_TRACES_SAMPLER_ARG is set but OTEL_TRACES_SAMPLER is not; it is ignored"
+                        .to_string(),
                 origin: Some(Origin::env("OTEL_TRACES_SAMPLER_ARG")),
             });
         }
@@ -679,7 +684,8 @@ fn discover(
             }
             Err(()) => {
                 problems.push(
-                    Problem::new(ErrorKind::Io, "OPENCENSUS_SETTINGS is not valid UTF-8").at(origin),
+                    Problem::new(ErrorKind::Io, "OPENCENSUS_SETTINGS is not valid UTF-8")
+                        .at(origin),
                 );
                 return None;
             }

@@ -168,7 +168,10 @@ fn sampler_spec(name: &str, arg: Option<&str>) -> Result<String, Problem> {
         "parentbased_always_on" => format!("{s}.ParentBased(root={s}.ALWAYS_ON)"),
         "parentbased_always_off" => format!("{s}.ParentBased(root={s}.ALWAYS_OFF)"),
         "parentbased_traceidratio" => {
-            format!("{s}.ParentBased(root={s}.TraceIdRatioBased(rate={}))", ratio()?)
+            format!(
+                "{s}.ParentBased(root={s}.TraceIdRatioBased(rate={}))",
+                ratio()?
+            )
         }
         "jaeger_remote" | "parentbased_jaeger_remote" | "xray" => {
             return Err(Problem::new(
@@ -216,8 +219,12 @@ fn propagator_spec(value: &str) -> Result<String, Problem> {
         let spec = match item.to_ascii_lowercase().as_str() {
             "tracecontext" => TRACE_CONTEXT.to_string(),
             "baggage" => BAGGAGE.to_string(),
-            "b3" => "opencensus.trace.propagation.b3_format.B3FormatPropagator(inject='single')".to_string(),
-            "b3multi" => "opencensus.trace.propagation.b3_format.B3FormatPropagator(inject='multi')".to_string(),
+            "b3" => "opencensus.trace.propagation.b3_format.B3FormatPropagator(inject='single')"
+                .to_string(),
+            "b3multi" => {
+                "opencensus.trace.propagation.b3_format.B3FormatPropagator(inject='multi')"
+                    .to_string()
+            }
             "none" => {
                 saw_none = true;
                 continue;
@@ -273,7 +280,10 @@ pub(crate) fn parse_resource_attributes(value: &str) -> Result<Vec<(String, Stri
         };
         let k = k.trim();
         if k.is_empty() {
-            return Err(format!("OTEL_RESOURCE_ATTRIBUTES item {} has an empty key", i + 1));
+            return Err(format!(
+                "OTEL_RESOURCE_ATTRIBUTES item {} has an empty key",
+                i + 1
+            ));
         }
         let v = percent_decode(v.trim()).ok_or_else(|| {
             format!(

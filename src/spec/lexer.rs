@@ -8,9 +8,7 @@ use super::error::SpecError;
 use super::value::Span;
 
 /// Multi-character punctuation, tried before the single-character ones.
-const PUNCT2: &[&str] = &[
-    "**", "//", "==", "!=", "<=", ">=", "<<", ">>", ":=", "->",
-];
+const PUNCT2: &[&str] = &["**", "//", "==", "!=", "<=", ">=", "<<", ">>", ":=", "->"];
 /// Single-character punctuation.
 const PUNCT1: &[&str] = &[
     "(", ")", "[", "]", "{", "}", ",", ":", "=", ".", "+", "-", "*", "/", "%", "@", ";", "<", ">",
@@ -295,18 +293,17 @@ impl<'a> Lexer<'a> {
         if self.peek_char().is_some_and(is_wordish) {
             return Err(self.number_suffix_error(start, int_text));
         }
-        if !float && int_text.len() > 1 && int_text.bytes().any(|b| b != b'0') {
-            if int_text.starts_with('0') {
-                let span = start..self.pos;
-                return Err(SpecError::new(
-                    "leading zeros in integer literals are not accepted",
-                    span,
-                )
-                .with_help(format!(
-                    "write `{}` (octal literals are not accepted either)",
-                    int_text.trim_start_matches('0')
-                )));
-            }
+        // Like Python 3: `0`, `00` and `0.5`/`00.5` are fine, `007` is not.
+        let leading_zero = int_text.len() > 1 && int_text.starts_with('0');
+        if !float && leading_zero && int_text.bytes().any(|b| b != b'0') {
+            let span = start..self.pos;
+            return Err(
+                SpecError::new("leading zeros in integer literals are not accepted", span)
+                    .with_help(format!(
+                        "write `{}` (octal literals are not accepted either)",
+                        int_text.trim_start_matches('0')
+                    )),
+            );
         }
         Ok(Tok::Num { float })
     }
@@ -319,14 +316,10 @@ impl<'a> Lexer<'a> {
         let span = start..self.pos;
         let text = self.text(span.clone());
         let lower = text.to_ascii_lowercase();
-        if text.contains('_') {
-            let cleaned: String = text.chars().filter(|c| *c != '_').collect();
-            let err = SpecError::new("underscores in number literals are not accepted", span);
-            return if cleaned.parse::<f64>().is_ok() {
-                err.with_help(format!("write `{cleaned}`"))
-            } else {
-                err.with_help("remove the underscores")
-            };
+        let cleaned: String = text.chars().filter(|c| *c != '_').collect();
+        if text.contains('_') && cleaned.parse::<f64>().is_ok() {
+            return SpecError::new("underscores in number literals are not accepted", span)
+                .with_help(format!("write `{cleaned}`"));
         }
         let radix = match lower.get(..2) {
             Some("0x") if int_text == "0" => Some((16, "hexadecimal")),
@@ -426,13 +419,12 @@ impl<'a> Lexer<'a> {
                 }
                 let span = esc_start..self.pos;
                 return Err(SpecError::new(
-                    format!(
-                        "octal escape `{}` is not accepted",
-                        self.text(span.clone())
-                    ),
+                    format!("octal escape `{}` is not accepted", self.text(span.clone())),
                     span,
                 )
-                .with_help("write `\\xHH` with the hex value, or double the backslash for a literal `\\`"));
+                .with_help(
+                    "write `\\xHH` with the hex value, or double the backslash for a literal `\\`",
+                ));
             }
             'x' => Some(self.hex_escape(esc_start, 2)?),
             'u' => Some(self.hex_escape(esc_start, 4)?),
@@ -457,11 +449,10 @@ impl<'a> Lexer<'a> {
                 } else {
                     format!("to include a literal backslash, double it: `\\{printed}`")
                 };
-                return Err(SpecError::new(
-                    format!("unknown escape sequence `{printed}`"),
-                    span,
-                )
-                .with_help(help));
+                return Err(
+                    SpecError::new(format!("unknown escape sequence `{printed}`"), span)
+                        .with_help(help),
+                );
             }
         };
         if let Some(c) = simple {
@@ -564,7 +555,10 @@ mod tests {
         let table: &[(&str, &str)] = &[
             (r"'\x41\u00e9\n'", "Aé\n"),
             (r"'\U0001F600'", "😀"),
-            (r#""\\ \' \" \r \t \0 \a \b \f \v""#, "\\ ' \" \r \t \0 \x07 \x08 \x0c \x0b"),
+            (
+                r#""\\ \' \" \r \t \0 \a \b \f \v""#,
+                "\\ ' \" \r \t \0 \x07 \x08 \x0c \x0b",
+            ),
             ("'a\\\nb'", "ab"),
             ("'a\\\r\nb'", "ab"),
             ("'''x\n'y'\n\"z\"'''", "x\n'y'\n\"z\""),

@@ -126,7 +126,7 @@ mod tests {
             Some("ProbabilitySampler")
         );
         assert_eq!(closest("alwaysonsampler", names), Some("AlwaysOnSampler"));
-        assert_eq!(closest("AlwaysOfSampler", names), Some("AlwaysOffSampler"));
+        assert_eq!(closest("AlwaysOffSamplr", names), Some("AlwaysOffSampler"));
         assert_eq!(closest("Tracer", names), None);
         // Short names still allow one edit.
         assert_eq!(closest("true", ["True", "False", "None"]), Some("True"));

@@ -54,9 +54,7 @@ fn lines_of(text: &str) -> Vec<Line> {
 
 /// Index of the line containing byte `pos` (positions in a line break belong to the line it ends).
 fn line_index(lines: &[Line], pos: usize) -> usize {
-    lines
-        .partition_point(|l| l.start <= pos)
-        .saturating_sub(1)
+    lines.partition_point(|l| l.start <= pos).saturating_sub(1)
 }
 
 /// The printed form of a line and the display column at which each byte position starts.
@@ -93,12 +91,18 @@ impl PrintedLine {
             }
         }
         cols.push((line.end, col));
-        Self { text: printed, cols }
+        Self {
+            text: printed,
+            cols,
+        }
     }
 
     /// Display column of byte position `pos` (clamped to the line).
     fn col(&self, pos: usize) -> usize {
-        let i = self.cols.partition_point(|&(p, _)| p <= pos).saturating_sub(1);
+        let i = self
+            .cols
+            .partition_point(|&(p, _)| p <= pos)
+            .saturating_sub(1);
         self.cols.get(i).map_or(0, |&(_, c)| c)
     }
 }
@@ -176,22 +180,37 @@ pub fn render_snippet(text: &str, span: Span, redact: &[Span], label: &str) -> S
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::single_range_in_vec_init,
+    clippy::reversed_empty_ranges
+)]
 mod tests {
     use super::*;
 
     #[test]
     fn single_line_with_label() {
         let got = render_snippet("ProbabilitySampler(rate=1.5)", 24..27, &[], "label");
-        let want = "   |\n 1 | ProbabilitySampler(rate=1.5)\n   |                         ^^^ label";
+        let want =
+            "   |\n 1 | ProbabilitySampler(rate=1.5)\n   |                         ^^^ label";
         assert_eq!(got, want);
     }
 
     #[test]
     fn empty_span_and_end_of_text() {
-        assert_eq!(render_snippet("A(x", 3..3, &[], ""), "   |\n 1 | A(x\n   |    ^");
-        assert_eq!(render_snippet("A(x", 1..1, &[], ""), "   |\n 1 | A(x\n   |  ^");
-        assert_eq!(render_snippet("", 0..0, &[], "here"), "   |\n 1 |\n   | ^ here");
+        assert_eq!(
+            render_snippet("A(x", 3..3, &[], ""),
+            "   |\n 1 | A(x\n   |    ^"
+        );
+        assert_eq!(
+            render_snippet("A(x", 1..1, &[], ""),
+            "   |\n 1 | A(x\n   |  ^"
+        );
+        assert_eq!(
+            render_snippet("", 0..0, &[], "here"),
+            "   |\n 1 |\n   | ^ here"
+        );
     }
 
     #[test]
@@ -199,7 +218,7 @@ mod tests {
         let text = "é\tA(ü=1)";
         let start = text.find('ü').unwrap();
         let got = render_snippet(text, start..start + 'ü'.len_utf8(), &[], "");
-        assert_eq!(got, "   |\n 1 | é    A(ü=1)\n   |         ^");
+        assert_eq!(got, "   |\n 1 | é    A(ü=1)\n   |        ^");
     }
 
     #[test]
@@ -209,7 +228,10 @@ mod tests {
         let e = s + "sécret".len();
         let x = text.find('x').unwrap();
         let got = render_snippet(text, x..x + 1, &[s..e], "");
-        assert_eq!(got, "   |\n 1 | A(key='******', x=1)\n   |                 ^");
+        assert_eq!(
+            got,
+            "   |\n 1 | A(key='******', x=1)\n   |                 ^"
+        );
         assert!(!got.contains("sécret"));
     }
 
@@ -247,7 +269,10 @@ mod tests {
             assert!(out.lines().all(|l| l.trim_end() == l));
             assert!(out.contains('^'));
         }
-        assert_eq!(render_snippet(text, 1..2, &[], ""), "   |\n 1 | é€😀\n   | ^");
+        assert_eq!(
+            render_snippet(text, 1..2, &[], ""),
+            "   |\n 1 | é€😀\n   | ^"
+        );
     }
 
     #[test]

@@ -274,6 +274,10 @@ impl fmt::Display for Call {
 mod tests {
     use super::*;
 
+    fn sp<T>(v: T) -> Spanned<T> {
+        Spanned::new(v, 0..0)
+    }
+
     fn float(f: f64) -> String {
         Value::Float(f).to_string()
     }
@@ -326,7 +330,6 @@ mod tests {
 
     #[test]
     fn containers_and_calls_render_canonically() {
-        let sp = |v| Spanned::new(v, 0..0);
         let tuple1 = Value::Tuple(vec![sp(Value::Int(1))]);
         assert_eq!(tuple1.to_string(), "(1,)");
         assert_eq!(Value::Tuple(vec![]).to_string(), "()");
@@ -354,13 +357,15 @@ mod tests {
         };
         assert_eq!(call.to_string(), "a.B(x.y, k=[1, False])");
         assert_eq!(Value::Call(call.clone()).to_string(), call.to_string());
-        assert_eq!(call.keyword_arg("k").map(|a| a.value.value.type_name()), Some("list"));
+        assert_eq!(
+            call.keyword_arg("k").map(|a| a.value.value.type_name()),
+            Some("list")
+        );
         assert_eq!(call.positional_args().count(), 1);
     }
 
     #[test]
     fn type_names() {
-        let sp = |v| Spanned::new(v, 0..0);
         let table = [
             (Value::Str(String::new()), "string"),
             (Value::Int(0), "integer"),

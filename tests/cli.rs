@@ -1,0 +1,121 @@
+//! `opencensus-settings check`: exit codes, origins, all errors at once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+
+fn check_cmd(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_opencensus-settings"));
+    cmd.current_dir(dir);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("OPENCENSUS")
+            || k.starts_with("OTEL_")
+            || k.starts_with("APPLICATIONINSIGHTS")
+        {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+#[test]
+fn check_accepts_the_example_file_and_prints_origins() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/opencensus.toml.example");
+    let out = check_cmd(dir.path())
+        .args(["check", "--config", example])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("SAMPLER"), "{stdout}");
+    assert!(
+        stdout.contains("opencensus.trace.samplers.ProbabilitySampler(rate=0.5)  <- "),
+        "{stdout}"
+    );
+    let text = std::fs::read_to_string(example).unwrap();
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("SAMPLER ="))
+        .unwrap()
+        + 1;
+    assert!(
+        stdout.contains(&format!("opencensus.toml.example:{line}\n")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ok: the settings are valid"), "{stdout}");
+}
+
+#[test]
+fn check_finds_the_file_in_the_current_directory_and_env_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("opencensus.toml"),
+        "[OPENCENSUS.TRACE]\nSAMPLER = \"AlwaysOnSampler()\"\n",
+    )
+    .unwrap();
+    let out = check_cmd(dir.path())
+        .arg("check")
+        .env("OPENCENSUS__TRACE__PROPAGATOR", "TraceContextPropagator()")
+        .env("OTEL_TRACES_SAMPLER", "always_off")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("opencensus.toml:2"), "{stdout}");
+    assert!(
+        stdout.contains("<- environment variable OPENCENSUS__TRACE__PROPAGATOR"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("warning: OTEL_TRACES_SAMPLER=always_off is shadowed by SAMPLER"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_reports_every_error_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("broken.toml");
+    std::fs::write(
+        &file,
+        "[OPENCENSUS.TRACE]\nSAMPLER = \"ProbabilitySampler(rate=1.5)\"\nEXPORTER = \"PrintExportr()\"\nEXCLUDELIST_PATHS = [\"\"]\nSAMPLR = 1\n",
+    )
+    .unwrap();
+    let out = check_cmd(dir.path())
+        .args(["check", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("4 problems found"), "{stderr}");
+    assert!(stderr.contains("broken.toml:2"), "{stderr}");
+    assert!(stderr.contains("did you mean `PrintExporter`?"), "{stderr}");
+    assert!(stderr.contains("did you mean `SAMPLER`?"), "{stderr}");
+    assert!(stderr.contains("EXCLUDELIST_PATHS entry 1"), "{stderr}");
+}
+
+#[test]
+fn check_usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["bogus"][..],
+        &["check", "--config"][..],
+        &["check", "--nope"][..],
+        &[][..],
+    ] {
+        let out = check_cmd(dir.path()).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("usage: opencensus-settings check"));
+    }
+    let out = check_cmd(dir.path())
+        .args(["check", "--config", "/no/such/file.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -30,6 +30,10 @@ pub struct Installed {
     pub sample_rate: Option<f64>,
     /// Whether `OTEL_SDK_DISABLED=true` is in effect.
     pub disabled: bool,
+    /// The configured propagator (also installed as the global one).
+    pub propagator: Arc<dyn opentelemetry::propagation::TextMapPropagator + Send + Sync>,
+    /// The installed SDK provider (`None` when disabled).
+    pub tracer_provider: Option<SdkTracerProvider>,
 }
 
 static INSTALLED: AtomicBool = AtomicBool::new(false);
@@ -159,7 +163,9 @@ fn install(settings: Settings, resolved: crate::resolve::Resolved) -> Result<Tel
         ))
     };
 
-    global::set_text_map_propagator(PropagatorHandle(Arc::from(resolved.propagator)));
+    let propagator: Arc<dyn opentelemetry::propagation::TextMapPropagator + Send + Sync> =
+        Arc::from(resolved.propagator);
+    global::set_text_map_propagator(PropagatorHandle(propagator.clone()));
     match &provider {
         Some((p, _)) => {
             global::set_tracer_provider(p.clone());
@@ -174,6 +180,8 @@ fn install(settings: Settings, resolved: crate::resolve::Resolved) -> Result<Tel
             exclude_hostnames: resolved.exclude_hostnames,
             sample_rate,
             disabled,
+            propagator,
+            tracer_provider: provider.as_ref().map(|(p, _)| p.clone()),
         }));
     }
     let report = resolved.report;

@@ -31,7 +31,9 @@
 //! ## Features
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `axum` | yes | (reserved for the tower/axum layer) |
+//! | `axum` | yes | [`OpencensusLayer`]: the tower layer for axum, hyper and tonic |
+//! | `actix` | no | [`actix::OpencensusMiddleware`] for actix-web 4 |
+//! | `tracing` | no | `tracing` spans in handlers become children of the request span |
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
@@ -39,6 +41,7 @@ mod check;
 mod error;
 pub mod exclude;
 mod install;
+mod middleware;
 mod origin;
 pub mod propagation;
 pub mod registry;
@@ -48,6 +51,17 @@ mod settings;
 pub mod spec;
 
 pub use check::{CheckOutcome, check};
+pub use middleware::HandlerError;
+#[cfg(feature = "axum")]
+pub use middleware::tower::{OpencensusLayer, OpencensusService, ResponseFuture, TracedError};
+
+/// The actix-web 4 middleware (feature `actix`).
+#[cfg(feature = "actix")]
+pub mod actix {
+    pub use crate::middleware::actix::{
+        ActixResponseFuture, OpencensusActixService, OpencensusMiddleware,
+    };
+}
 pub use error::{Error, ErrorKind, Problem};
 pub use install::{
     Installed, Telemetry, init_from_settings, init_with, installed, spans_after_shutdown,

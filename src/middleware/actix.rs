@@ -1,0 +1,238 @@
+//! The actix-web 4 adapter: [`OpencensusMiddleware`].
+
+use std::fmt;
+use std::future::{Future, Ready, ready};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use opentelemetry::context::{FutureExt as _, WithContext};
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry_sdk::trace::SdkTracerProvider;
+
+use super::{Begin, HandlerError, LazyShared, Overrides, RequestSpan, RequestView};
+
+/// actix-web middleware: one OpenTelemetry SERVER span per request, named
+/// `"{METHOD} {route}"` from actix's `match_pattern()`, with the behaviour of
+/// [`OpencensusLayer`](crate::OpencensusLayer) (exclusion, propagation, errors, panics).
+///
+/// ```no_run
+/// use actix_web::{App, HttpServer, web};
+/// use opencensus_settings::actix::OpencensusMiddleware;
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let _telemetry = opencensus_settings::init_from_settings().expect("valid settings");
+/// HttpServer::new(|| {
+///     App::new()
+///         .wrap(OpencensusMiddleware::new())
+///         .route("/", web::get().to(|| async { "Hello World!" }))
+/// })
+/// .bind(("127.0.0.1", 8080))?
+/// .run()
+/// .await
+/// # }
+/// ```
+///
+/// A handler error (`Result<_, E>` with `E: ResponseError`) is recorded from the error actix
+/// attaches to the response.
+#[derive(Clone, Debug, Default)]
+pub struct OpencensusMiddleware {
+    overrides: Overrides,
+    shared: Option<LazyShared>,
+}
+
+impl OpencensusMiddleware {
+    /// Middleware using what `init_from_settings()` / `init_with()` installed.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Uses this propagator instead of the configured one.
+    pub fn with_propagator<P>(mut self, propagator: P) -> Self
+    where
+        P: TextMapPropagator + Send + Sync + 'static,
+    {
+        self.overrides.propagator = Some(Arc::new(propagator));
+        self
+    }
+
+    /// Records into this provider instead of the installed one (tests), without global state.
+    pub fn with_tracer_provider(mut self, provider: SdkTracerProvider) -> Self {
+        self.overrides.provider = Some(provider);
+        self
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for OpencensusMiddleware
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Transform = OpencensusActixService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        // One resolution shared by every worker's service.
+        let shared = self
+            .shared
+            .clone()
+            .unwrap_or_else(|| LazyShared::new(self.overrides.clone()));
+        ready(Ok(OpencensusActixService { service, shared }))
+    }
+}
+
+/// The service made by [`OpencensusMiddleware`].
+#[derive(Debug)]
+pub struct OpencensusActixService<S> {
+    service: S,
+    shared: LazyShared,
+}
+
+struct Headers<'a>(&'a actix_web::http::header::HeaderMap);
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+
+    fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+        let values: Vec<&str> = self
+            .0
+            .get_all(key)
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        (!values.is_empty()).then_some(values)
+    }
+}
+
+fn version(v: actix_web::http::Version) -> &'static str {
+    use actix_web::http::Version;
+    match v {
+        Version::HTTP_09 => "0.9",
+        Version::HTTP_10 => "1.0",
+        Version::HTTP_11 => "1.1",
+        Version::HTTP_2 => "2",
+        Version::HTTP_3 => "3",
+        _ => "unknown",
+    }
+}
+
+impl<S, B> Service<ServiceRequest> for OpencensusActixService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Future = ActixResponseFuture<S::Future>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let shared = self.shared.get();
+        let pattern = req.match_pattern();
+        let headers = req.headers();
+        let host = headers
+            .get(actix_web::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| req.uri().authority().map(|a| a.as_str()));
+        let scheme = if req.app_config().secure() {
+            "https"
+        } else {
+            "http"
+        };
+        let query = req.query_string();
+        let view = RequestView {
+            method: req.method().as_str(),
+            path: req.path(),
+            query: (!query.is_empty()).then_some(query),
+            scheme,
+            host,
+            route: pattern.as_deref(),
+            peer: req.peer_addr(),
+            version: version(req.version()),
+            user_agent: headers
+                .get(actix_web::http::header::USER_AGENT)
+                .and_then(|h| h.to_str().ok()),
+            headers: &Headers(headers),
+        };
+        let (cx, span) = match shared.begin(&view) {
+            Begin::Excluded(cx) => (cx, None),
+            Begin::Traced(span) => (span.context().clone(), Some(span)),
+        };
+        let future = {
+            let _guard = cx.clone().attach();
+            self.service.call(req)
+        };
+        ActixResponseFuture {
+            inner: future.with_context(cx),
+            span,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`OpencensusActixService`].
+    pub struct ActixResponseFuture<F> {
+        #[pin]
+        inner: WithContext<F>,
+        span: Option<RequestSpan>,
+    }
+}
+
+impl<F> fmt::Debug for ActixResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ActixResponseFuture")
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, B> Future for ActixResponseFuture<F>
+where
+    F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if this.span.is_none() {
+            return this.inner.poll(cx);
+        }
+        let inner = this.inner;
+        let result = match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(result)) => result,
+            Err(payload) => {
+                if let Some(span) = this.span.take() {
+                    span.panicked(payload.as_ref());
+                }
+                resume_unwind(payload)
+            }
+        };
+        if let Some(span) = this.span.take() {
+            match &result {
+                Ok(response) => {
+                    let error = response.response().error().map(actix_error);
+                    span.finish(Some(response.status().as_u16()), error.as_ref());
+                }
+                Err(error) => {
+                    let status = error.as_response_error().status_code().as_u16();
+                    span.finish(Some(status), Some(&actix_error(error)));
+                }
+            }
+        }
+        Poll::Ready(result)
+    }
+}
+
+fn actix_error(error: &actix_web::Error) -> HandlerError {
+    HandlerError::new("actix_web::Error", error.to_string())
+}

@@ -1,0 +1,396 @@
+//! The framework-neutral request -> span logic. Each framework adapter fills in a
+//! [`RequestView`] and reports the outcome; everything else happens here, once.
+//!
+//! Order of work per request, cheapest first: exclusion (no span work at all), context
+//! extraction, span start with only the method in the name (so a sampled-out request costs
+//! little), then, only when the span records, its real name and attributes.
+
+#[cfg(feature = "actix")]
+pub(crate) mod actix;
+#[cfg(feature = "axum")]
+pub(crate) mod tower;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+
+use crate::exclude::PathExcludeList;
+
+/// What the adapters know about a request.
+pub(crate) struct RequestView<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) path: &'a str,
+    pub(crate) query: Option<&'a str>,
+    pub(crate) scheme: &'a str,
+    /// The Host header (or the URI authority).
+    pub(crate) host: Option<&'a str>,
+    pub(crate) route: Option<&'a str>,
+    pub(crate) peer: Option<SocketAddr>,
+    pub(crate) version: &'static str,
+    pub(crate) user_agent: Option<&'a str>,
+    pub(crate) headers: &'a dyn Extractor,
+}
+
+/// An error recorded on the request span: the handler's `Err`, a response carrying
+/// [`HandlerError`], or a panic.
+#[derive(Debug, Clone)]
+pub struct HandlerError {
+    type_name: Cow<'static, str>,
+    message: String,
+}
+
+impl HandlerError {
+    /// An error of `type_name` with `message`.
+    pub fn new(type_name: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        HandlerError {
+            type_name: type_name.into(),
+            message: message.into(),
+        }
+    }
+
+    /// From any displayable error, typed by its Rust type name.
+    pub fn from_error<E: fmt::Display + ?Sized>(error: &E) -> Self {
+        HandlerError::new(std::any::type_name::<E>(), error.to_string())
+    }
+
+    /// The exception type recorded.
+    pub fn type_name(&self) -> &str {
+        &self.type_name
+    }
+
+    /// The exception message recorded.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+enum AnyTracer {
+    Sdk(SdkTracer),
+    Global(BoxedTracer),
+}
+
+/// Per-router state: tracer, propagator, exclusion list.
+pub(crate) struct Shared {
+    tracer: AnyTracer,
+    propagator: Arc<dyn TextMapPropagator + Send + Sync>,
+    exclude: PathExcludeList,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("propagator", &self.propagator)
+            .field("exclude", &self.exclude)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a layer was told to use instead of what `init_from_settings` installed.
+#[derive(Clone, Default)]
+pub(crate) struct Overrides {
+    pub(crate) propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
+    pub(crate) exclude: Option<PathExcludeList>,
+    pub(crate) provider: Option<SdkTracerProvider>,
+}
+
+impl fmt::Debug for Overrides {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Overrides")
+            .field("propagator", &self.propagator)
+            .field("exclude", &self.exclude)
+            .field("provider", &self.provider.is_some())
+            .finish()
+    }
+}
+
+const SCOPE: &str = "opencensus_settings";
+
+static NOT_INSTALLED_WARNED: AtomicBool = AtomicBool::new(false);
+
+impl Overrides {
+    /// Resolves the overrides against what is installed now.
+    pub(crate) fn resolve(&self) -> Shared {
+        let installed = crate::install::installed();
+        if installed.is_none()
+            && self.provider.is_none()
+            && !NOT_INSTALLED_WARNED.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                target: "opencensus_settings",
+                "the tracing middleware handled a request before init_from_settings()/init_with(): \
+                 it uses the global OpenTelemetry tracer and propagator and the default exclusion list"
+            );
+        }
+        let tracer = match (
+            &self.provider,
+            installed.as_ref().and_then(|i| i.tracer_provider.as_ref()),
+        ) {
+            (Some(p), _) | (None, Some(p)) => {
+                AnyTracer::Sdk(opentelemetry::trace::TracerProvider::tracer(p, SCOPE))
+            }
+            (None, None) => AnyTracer::Global(opentelemetry::global::tracer(SCOPE)),
+        };
+        let propagator = self
+            .propagator
+            .clone()
+            .or_else(|| installed.as_ref().map(|i| i.propagator.clone()))
+            .unwrap_or_else(|| Arc::new(GlobalPropagator));
+        let exclude = self
+            .exclude
+            .clone()
+            .or_else(|| installed.as_ref().map(|i| i.exclude_paths.clone()))
+            .unwrap_or_else(|| {
+                PathExcludeList::parse(crate::settings::keys::DEFAULT_EXCLUDE_PATHS)
+                    .unwrap_or_default()
+            });
+        Shared {
+            tracer,
+            propagator,
+            exclude,
+        }
+    }
+}
+
+/// Lazily resolved shared state (resolved at the first request, so the order of building the
+/// router and calling `init_from_settings()` does not matter).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LazyShared {
+    overrides: Overrides,
+    cell: Arc<OnceLock<Shared>>,
+}
+
+impl LazyShared {
+    pub(crate) fn new(overrides: Overrides) -> Self {
+        LazyShared {
+            overrides,
+            cell: Arc::new(OnceLock::new()),
+        }
+    }
+
+    pub(crate) fn get(&self) -> &Shared {
+        self.cell.get_or_init(|| self.overrides.resolve())
+    }
+}
+
+#[derive(Debug)]
+struct GlobalPropagator;
+
+impl TextMapPropagator for GlobalPropagator {
+    fn inject_context(
+        &self,
+        cx: &Context,
+        injector: &mut dyn opentelemetry::propagation::Injector,
+    ) {
+        opentelemetry::global::get_text_map_propagator(|p| p.inject_context(cx, injector));
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        opentelemetry::global::get_text_map_propagator(|p| p.extract_with_context(cx, extractor))
+    }
+
+    fn fields(&self) -> opentelemetry::propagation::text_map_propagator::FieldIter<'_> {
+        opentelemetry::propagation::text_map_propagator::FieldIter::new(&[])
+    }
+}
+
+/// The outcome of [`Shared::begin`].
+pub(crate) enum Begin {
+    /// Excluded: run the handler in this context (incoming trace, telemetry suppressed).
+    Excluded(Context),
+    /// Traced: run the handler in the span's context; finish with [`RequestSpan`].
+    Traced(RequestSpan),
+}
+
+/// The server span of one request.
+pub(crate) struct RequestSpan {
+    cx: Context,
+    recording: bool,
+    method: &'static str,
+    has_route: bool,
+}
+
+fn known_method(method: &str) -> Option<&'static str> {
+    Some(match method {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        "PATCH" => "PATCH",
+        "CONNECT" => "CONNECT",
+        "TRACE" => "TRACE",
+        _ => return None,
+    })
+}
+
+/// Splits a Host value into host and port (IPv6 in brackets).
+fn split_host(host: &str) -> (&str, Option<u16>) {
+    if let Some(rest) = host.strip_prefix('[') {
+        if let Some((h, after)) = rest.split_once(']') {
+            return (h, after.strip_prefix(':').and_then(|p| p.parse().ok()));
+        }
+        return (host, None);
+    }
+    match host.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => (h, p.parse().ok()),
+        _ => (host, None),
+    }
+}
+
+pub(crate) fn span_name(method: &'static str, route: Option<&str>) -> Cow<'static, str> {
+    match route {
+        Some(route) => Cow::Owned(format!("{method} {route}")),
+        None => Cow::Borrowed(method),
+    }
+}
+
+impl Shared {
+    /// Decides and starts: exclusion first, then extraction, then the span.
+    pub(crate) fn begin(&self, req: &RequestView<'_>) -> Begin {
+        if !self.exclude.is_empty() && self.exclude.matches(req.host, req.path) {
+            let parent = self.propagator.extract(req.headers);
+            return Begin::Excluded(parent.with_telemetry_suppressed());
+        }
+        let parent = self.propagator.extract(req.headers);
+        let method = known_method(req.method);
+        let name_method = method.unwrap_or("HTTP");
+        // Only the method before the sampler decides: a sampled-out request costs no more.
+        let mut builder = SpanBuilder::from_name(name_method).with_kind(SpanKind::Server);
+        builder.attributes = Some(vec![KeyValue::new(
+            "http.request.method",
+            method.unwrap_or("_OTHER"),
+        )]);
+        let cx = match &self.tracer {
+            AnyTracer::Sdk(t) => parent.with_span(t.build_with_context(builder, &parent)),
+            AnyTracer::Global(t) => parent.with_span(t.build_with_context(builder, &parent)),
+        };
+        let span = cx.span();
+        let recording = span.is_recording();
+        if recording {
+            if req.route.is_some() {
+                span.update_name(span_name(name_method, req.route));
+            }
+            let mut attrs = Vec::with_capacity(12);
+            if method.is_none() {
+                attrs.push(KeyValue::new(
+                    "http.request.method_original",
+                    req.method.to_string(),
+                ));
+            }
+            attrs.push(KeyValue::new("url.path", req.path.to_string()));
+            if let Some(q) = req.query.filter(|q| !q.is_empty()) {
+                attrs.push(KeyValue::new("url.query", q.to_string()));
+            }
+            attrs.push(KeyValue::new("url.scheme", req.scheme.to_string()));
+            if let Some(host) = req.host {
+                let (address, port) = split_host(host);
+                attrs.push(KeyValue::new("server.address", address.to_string()));
+                let port = port.or(match req.scheme {
+                    "https" => Some(443),
+                    "http" => Some(80),
+                    _ => None,
+                });
+                if let Some(port) = port {
+                    attrs.push(KeyValue::new("server.port", i64::from(port)));
+                }
+            }
+            if let Some(route) = req.route {
+                attrs.push(KeyValue::new("http.route", route.to_string()));
+            }
+            if let Some(ua) = req.user_agent {
+                attrs.push(KeyValue::new("user_agent.original", ua.to_string()));
+            }
+            if let Some(peer) = req.peer {
+                attrs.push(KeyValue::new("client.address", peer.ip().to_string()));
+                attrs.push(KeyValue::new("client.port", i64::from(peer.port())));
+            }
+            attrs.push(KeyValue::new("network.protocol.version", req.version));
+            span.set_attributes(attrs);
+        }
+        drop(span);
+        Begin::Traced(RequestSpan {
+            cx,
+            recording,
+            method: name_method,
+            has_route: req.route.is_some(),
+        })
+    }
+}
+
+impl RequestSpan {
+    /// The context to run the handler in.
+    pub(crate) fn context(&self) -> &Context {
+        &self.cx
+    }
+
+    /// A route found later (a nested router's layer): names the span if it had no route.
+    pub(crate) fn set_route_if_missing(cx: &Context, method: &'static str, route: &str) {
+        let span = cx.span();
+        if span.is_recording() {
+            span.update_name(span_name(method, Some(route)));
+            span.set_attribute(KeyValue::new("http.route", route.to_string()));
+        }
+    }
+
+    pub(crate) fn method(&self) -> &'static str {
+        self.method
+    }
+
+    pub(crate) fn has_route(&self) -> bool {
+        self.has_route
+    }
+
+    /// Ends the span with the response status and the handler's error, if any.
+    pub(crate) fn finish(self, status: Option<u16>, error: Option<&HandlerError>) {
+        let span = self.cx.span();
+        if self.recording {
+            if let Some(status) = status {
+                span.set_attribute(KeyValue::new(
+                    "http.response.status_code",
+                    i64::from(status),
+                ));
+            }
+            if let Some(error) = error {
+                span.add_event(
+                    "exception",
+                    vec![
+                        KeyValue::new("exception.type", error.type_name.to_string()),
+                        KeyValue::new("exception.message", error.message.clone()),
+                    ],
+                );
+                span.set_status(Status::error(error.message.clone()));
+            } else if status.is_some_and(|s| s >= 500) {
+                span.set_status(Status::error(""));
+            }
+        }
+        span.end();
+    }
+
+    /// Ends the span for a panic (type `panic`, the payload as the message).
+    pub(crate) fn panicked(self, payload: &(dyn std::any::Any + Send)) {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic with a non-string payload".to_string());
+        self.finish(None, Some(&HandlerError::new("panic", message)));
+    }
+}
+
+/// Marks a request already traced by an outer layer (nested routers each carrying the layer
+/// still produce one server span).
+#[derive(Clone)]
+pub(crate) struct ActiveRequest {
+    pub(crate) cx: Context,
+    pub(crate) method: &'static str,
+    pub(crate) has_route: bool,
+}

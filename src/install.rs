@@ -238,6 +238,23 @@ impl Telemetry {
         self.provider.as_ref()
     }
 
+    /// A `tracing` layer that turns `tracing` spans into OpenTelemetry spans of the installed
+    /// provider, so `tracing` spans inside a handler become children of the request span
+    /// (feature `tracing`). `None` when `OTEL_SDK_DISABLED=true`; an `Option` of a layer is a
+    /// layer, so `registry().with(telemetry.tracing_layer())` works either way.
+    #[cfg(feature = "tracing")]
+    pub fn tracing_layer<S>(
+        &self,
+    ) -> Option<tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry_sdk::trace::SdkTracer>>
+    where
+        S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+    {
+        use opentelemetry::trace::TracerProvider as _;
+        self.provider
+            .as_ref()
+            .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("tracing")))
+    }
+
     /// Sets how long dropping the guard may wait for pending telemetry (default 5 s).
     pub fn with_shutdown_grace(mut self, grace: Duration) -> Self {
         self.grace = grace;

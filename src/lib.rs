@@ -77,3 +77,8 @@ pub use settings::{Setting, Settings, SettingsLoader, Warning};
 pub use opentelemetry;
 /// The OpenTelemetry SDK crate this library is built on.
 pub use opentelemetry_sdk;
+
+/// The README's examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

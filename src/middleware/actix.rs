@@ -137,6 +137,13 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
+        if super::in_outer_request() {
+            // An outer middleware of ours traces (or excluded) this request already.
+            return ActixResponseFuture {
+                inner: self.service.call(req).with_current_context(),
+                span: None,
+            };
+        }
         let shared = self.shared.get();
         let pattern = req.match_pattern();
         let headers = req.headers();

@@ -213,8 +213,34 @@ pub(crate) enum Begin {
 pub(crate) struct RequestSpan {
     cx: Context,
     recording: bool,
-    method: &'static str,
-    has_route: bool,
+}
+
+/// Puts a new span into the context. A span that does not record goes in as its span context
+/// alone (no boxed span, no mutex): its children still see its trace id and sampled flag.
+fn into_context<S>(parent: &Context, span: S) -> (Context, bool)
+where
+    S: opentelemetry::trace::Span + Send + Sync + 'static,
+{
+    if span.is_recording() {
+        (parent.with_span(span), true)
+    } else {
+        let sc = span.span_context().clone();
+        (parent.with_remote_span_context(sc), false)
+    }
+}
+
+/// Whether the current context already belongs to a request traced (or excluded) by an outer
+/// layer of ours: nested routers that each carry the layer make one span per request.
+pub(crate) fn in_outer_request() -> bool {
+    Context::map_current(|cx| {
+        cx.is_telemetry_suppressed()
+            || (cx.has_active_span() && !cx.span().span_context().is_remote())
+    })
+}
+
+/// The method as a static name part (`HTTP` for methods outside the standard set).
+pub(crate) fn name_method(method: &str) -> &'static str {
+    known_method(method).unwrap_or("HTTP")
 }
 
 fn known_method(method: &str) -> Option<&'static str> {
@@ -263,23 +289,23 @@ impl Shared {
         let parent = self.propagator.extract(req.headers);
         let method = known_method(req.method);
         let name_method = method.unwrap_or("HTTP");
-        // Only the method before the sampler decides: a sampled-out request costs no more.
-        let mut builder = SpanBuilder::from_name(name_method).with_kind(SpanKind::Server);
-        builder.attributes = Some(vec![KeyValue::new(
-            "http.request.method",
-            method.unwrap_or("_OTHER"),
-        )]);
-        let cx = match &self.tracer {
-            AnyTracer::Sdk(t) => parent.with_span(t.build_with_context(builder, &parent)),
-            AnyTracer::Global(t) => parent.with_span(t.build_with_context(builder, &parent)),
+        // Nothing but the method before the sampler decides: a sampled-out request builds no
+        // name and no attributes.
+        let builder = SpanBuilder::from_name(name_method).with_kind(SpanKind::Server);
+        let (cx, recording) = match &self.tracer {
+            AnyTracer::Sdk(t) => into_context(&parent, t.build_with_context(builder, &parent)),
+            AnyTracer::Global(t) => into_context(&parent, t.build_with_context(builder, &parent)),
         };
-        let span = cx.span();
-        let recording = span.is_recording();
         if recording {
+            let span = cx.span();
             if req.route.is_some() {
                 span.update_name(span_name(name_method, req.route));
             }
-            let mut attrs = Vec::with_capacity(12);
+            let mut attrs = Vec::with_capacity(14);
+            attrs.push(KeyValue::new(
+                "http.request.method",
+                method.unwrap_or("_OTHER"),
+            ));
             if method.is_none() {
                 attrs.push(KeyValue::new(
                     "http.request.method_original",
@@ -316,13 +342,7 @@ impl Shared {
             attrs.push(KeyValue::new("network.protocol.version", req.version));
             span.set_attributes(attrs);
         }
-        drop(span);
-        Begin::Traced(RequestSpan {
-            cx,
-            recording,
-            method: name_method,
-            has_route: req.route.is_some(),
-        })
+        Begin::Traced(RequestSpan { cx, recording })
     }
 }
 
@@ -332,21 +352,13 @@ impl RequestSpan {
         &self.cx
     }
 
-    /// A route found later (a nested router's layer): names the span if it had no route.
-    pub(crate) fn set_route_if_missing(cx: &Context, method: &'static str, route: &str) {
+    /// A route found by a nested router's layer: the innermost route names the span.
+    pub(crate) fn set_route(cx: &Context, method: &'static str, route: &str) {
         let span = cx.span();
         if span.is_recording() {
             span.update_name(span_name(method, Some(route)));
             span.set_attribute(KeyValue::new("http.route", route.to_string()));
         }
-    }
-
-    pub(crate) fn method(&self) -> &'static str {
-        self.method
-    }
-
-    pub(crate) fn has_route(&self) -> bool {
-        self.has_route
     }
 
     /// Ends the span with the response status and the handler's error, if any.
@@ -384,13 +396,4 @@ impl RequestSpan {
             .unwrap_or_else(|| "panic with a non-string payload".to_string());
         self.finish(None, Some(&HandlerError::new("panic", message)));
     }
-}
-
-/// Marks a request already traced by an outer layer (nested routers each carrying the layer
-/// still produce one server span).
-#[derive(Clone)]
-pub(crate) struct ActiveRequest {
-    pub(crate) cx: Context,
-    pub(crate) method: &'static str,
-    pub(crate) has_route: bool,
 }

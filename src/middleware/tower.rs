@@ -17,7 +17,7 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{ActiveRequest, Begin, HandlerError, LazyShared, Overrides, RequestSpan, RequestView};
+use super::{Begin, HandlerError, LazyShared, Overrides, RequestSpan, RequestView};
 use crate::error::{Error, ErrorKind, Problem};
 use crate::exclude::PathExcludeList;
 
@@ -177,21 +177,15 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: http::Request<ReqBody>) -> Self::Future {
-        if let Some(active) = req.extensions().get::<ActiveRequest>() {
-            // An outer layer already traces this request: name it if it had no route.
-            if !active.has_route
-                && let Some(r) = route(&req)
-            {
-                RequestSpan::set_route_if_missing(&active.cx, active.method, r);
+    fn call(&mut self, req: http::Request<ReqBody>) -> Self::Future {
+        if super::in_outer_request() {
+            // An outer layer of ours traces (or excluded) this request already.
+            if let Some(r) = route(&req) {
+                let method = super::name_method(req.method().as_str());
+                Context::map_current(|cx| RequestSpan::set_route(cx, method, r));
             }
-            let cx = active.cx.clone();
-            let future = {
-                let _guard = cx.clone().attach();
-                self.inner.call(req)
-            };
             return ResponseFuture {
-                inner: future.with_context(cx),
+                inner: self.inner.call(req).with_current_context(),
                 span: None,
             };
         }
@@ -233,11 +227,6 @@ where
             }
             Begin::Traced(span) => {
                 let cx: Context = span.context().clone();
-                req.extensions_mut().insert(ActiveRequest {
-                    cx: cx.clone(),
-                    method: span.method(),
-                    has_route: span.has_route(),
-                });
                 let future = {
                     let _guard = cx.clone().attach();
                     self.inner.call(req)

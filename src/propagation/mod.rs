@@ -73,7 +73,7 @@ impl TextMapPropagator for TraceContextPropagator {
         };
         let state = extractor
             .get_all("tracestate")
-            .and_then(|lines| headers::parse_tracestate(lines))
+            .and_then(headers::parse_tracestate)
             .and_then(|s| TraceState::from_str(&s).ok())
             .unwrap_or_default();
         cx.with_remote_span_context(remote(&parsed, state))

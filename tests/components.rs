@@ -153,12 +153,8 @@ fn components_not_in_this_build_say_so() {
             "opencensus.ext.azure.trace_exporter.AzureExporter(\n    service_name='foobar',\n)",
         ),
         (
-            "PROPAGATOR",
-            "opencensus.trace.propagation.b3_format.B3FormatPropagator()",
-        ),
-        (
-            "PROPAGATOR",
-            "opencensus.trace.propagation.google_cloud_format.GoogleCloudFormatPropagator()",
+            "EXPORTER",
+            "opentelemetry.exporter.otlp.proto.http.trace_exporter.OTLPSpanExporter()",
         ),
     ] {
         let (kind, text) = run(key, spec).unwrap_err();
@@ -506,4 +502,32 @@ fn snapshot_file_type_error() {
         .to_string()
         .replace(&dir.path().display().to_string(), "[DIR]");
     insta::assert_snapshot!(text);
+}
+
+#[test]
+fn b3_and_google_propagators_resolve() {
+    for (spec, want) in [
+        (
+            "opencensus.trace.propagation.b3_format.B3FormatPropagator()",
+            "opencensus.trace.propagation.b3_format.B3FormatPropagator()",
+        ),
+        (
+            "B3FormatPropagator(inject='single')",
+            "opencensus.trace.propagation.b3_format.B3FormatPropagator(inject='single')",
+        ),
+        (
+            "opencensus.trace.propagation.google_cloud_format.GoogleCloudFormatPropagator()",
+            "opencensus.trace.propagation.google_cloud_format.GoogleCloudFormatPropagator()",
+        ),
+    ] {
+        assert_eq!(run("PROPAGATOR", spec).unwrap(), want);
+    }
+    let (kind, text) = run("PROPAGATOR", "B3FormatPropagator(inject='both')").unwrap_err();
+    assert_eq!(kind, ErrorKind::InvalidArgument);
+    assert!(text.contains("'multi' or 'single'"), "{text}");
+    // OTEL_PROPAGATORS=b3 / b3multi map onto it.
+    for v in ["b3", "b3multi", "tracecontext,b3"] {
+        let outcome = check(loader(&[("OTEL_PROPAGATORS", v)]));
+        assert!(outcome.is_ok(), "{v}: {outcome}");
+    }
 }

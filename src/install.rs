@@ -15,6 +15,7 @@ use opentelemetry_sdk::trace::{SdkTracerProvider, Span, SpanData, SpanProcessor}
 
 use crate::error::{Error, ErrorKind, Problem};
 use crate::exclude::{HostExcludeList, PathExcludeList};
+use crate::export_thread::{ExportCounters, ExportStats};
 use crate::registry::BuildContext;
 use crate::resolve::{StartupReport, resolve};
 use crate::settings::{Settings, SettingsLoader};
@@ -53,7 +54,7 @@ pub fn spans_after_shutdown() -> u64 {
     LATE_SPANS.load(Ordering::Relaxed)
 }
 
-fn count_late(n: u64) {
+pub(crate) fn count_late(n: u64) {
     LATE_SPANS.fetch_add(n, Ordering::Relaxed);
     if !LATE_WARNED.swap(true, Ordering::Relaxed) {
         tracing::warn!(
@@ -128,12 +129,14 @@ fn install(settings: Settings, resolved: crate::resolve::Resolved) -> Result<Tel
     }
     let disabled = settings.sdk_disabled();
     let sample_rate = resolved.sampler.rate;
+    let export_counters = Arc::new(ExportCounters::default());
     let provider = if disabled {
         None
     } else {
         let cx = BuildContext {
             settings: &settings,
             sample_rate,
+            counters: export_counters.clone(),
         };
         let processor = match resolved.exporter.build(&cx) {
             Ok(p) => p,
@@ -197,6 +200,7 @@ fn install(settings: Settings, resolved: crate::resolve::Resolved) -> Result<Tel
         report,
         grace: Duration::from_secs(5),
         done: false,
+        export_counters,
     })
 }
 
@@ -210,6 +214,7 @@ pub struct Telemetry {
     report: StartupReport,
     grace: Duration,
     done: bool,
+    export_counters: Arc<ExportCounters>,
 }
 
 impl fmt::Debug for Telemetry {
@@ -226,6 +231,12 @@ impl Telemetry {
     /// The start-up report: the file used, each component and its origin, secrets redacted.
     pub fn report(&self) -> &StartupReport {
         &self.report
+    }
+
+    /// What the export thread did with the spans so far (exporters that batch in the
+    /// background, such as `AzureExporter`, report here).
+    pub fn export_stats(&self) -> ExportStats {
+        self.export_counters.snapshot()
     }
 
     /// The effective settings.
@@ -291,6 +302,19 @@ impl Telemetry {
             global::set_tracer_provider(LateProvider);
             if let Err(err) = provider.shutdown_with_timeout(self.grace) {
                 tracing::warn!(target: "opencensus_settings", "tracing shutdown: {err}");
+            }
+            let stats = self.export_counters.snapshot();
+            if stats.failed > 0 || stats.dropped_queue_full > 0 {
+                tracing::warn!(
+                    target: "opencensus_settings",
+                    exported = stats.exported,
+                    failed = stats.failed,
+                    dropped_queue_full = stats.dropped_queue_full,
+                    last_error = self.export_counters.last_error().unwrap_or_default(),
+                    "telemetry was lost: {} spans failed to export, {} were dropped because the queue was full",
+                    stats.failed,
+                    stats.dropped_queue_full
+                );
             }
             if let Some(counts) = &self.counts {
                 let open = counts

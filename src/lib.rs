@@ -32,15 +32,20 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `axum` | yes | [`OpencensusLayer`]: the tower layer for axum, hyper and tonic |
+//! | `azure` | yes | `AzureExporter`: Azure Application Insights `requests` telemetry |
 //! | `actix` | no | [`actix::OpencensusMiddleware`] for actix-web 4 |
 //! | `tracing` | no | `tracing` spans in handlers become children of the request span |
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+#[cfg(feature = "azure")]
+mod azure;
 mod check;
 mod error;
 pub mod exclude;
+mod export_thread;
 mod install;
+#[cfg(any(feature = "axum", feature = "actix"))]
 mod middleware;
 mod origin;
 pub mod propagation;
@@ -51,6 +56,7 @@ mod settings;
 pub mod spec;
 
 pub use check::{CheckOutcome, check};
+#[cfg(any(feature = "axum", feature = "actix"))]
 pub use middleware::HandlerError;
 #[cfg(feature = "axum")]
 pub use middleware::tower::{OpencensusLayer, OpencensusService, ResponseFuture, TracedError};
@@ -63,6 +69,7 @@ pub mod actix {
     };
 }
 pub use error::{Error, ErrorKind, Problem};
+pub use export_thread::{ExportCounters, ExportStats};
 pub use install::{
     Installed, Telemetry, init_from_settings, init_with, installed, spans_after_shutdown,
 };

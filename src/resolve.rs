@@ -194,7 +194,15 @@ fn resolve_spec(
             registry,
         )
     })?;
-    build_described(registry, &call, kind).map_err(|e: ArgError| {
+    build_described(registry, &call, kind, Some(settings)).map_err(|e: ArgError| {
+        if let Some(origin) = e.origin {
+            // The bad value is not in the spec (an environment variable): no caret.
+            let mut p = Problem::new(e.kind, e.message).key(key.name()).at(origin);
+            for h in e.help {
+                p = p.help(h);
+            }
+            return p;
+        }
         let span = e.span.clone().unwrap_or(call.span.clone());
         spec_problem(key, setting, e.kind, e.message, span, e.help, registry)
     })
@@ -264,7 +272,10 @@ pub(crate) fn resolve(settings: &Settings) -> Result<Resolved, (Vec<Problem>, St
                 });
                 match built {
                     Built::Sampler(s) => sampler = Some(s),
-                    Built::Exporter(e) => exporter = Some(e),
+                    Built::Exporter(e) => {
+                        report.lines.extend(e.details.iter().cloned());
+                        exporter = Some(e);
+                    }
                     Built::Propagator(p) => propagator = Some(p),
                     Built::Transport => {}
                 }

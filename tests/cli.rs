@@ -24,6 +24,10 @@ fn check_accepts_the_example_file_and_prints_origins() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/opencensus.toml.example");
     let out = check_cmd(dir.path())
         .args(["check", "--config", example])
+        .env(
+            "APPLICATIONINSIGHTS_CONNECTION_STRING",
+            "InstrumentationKey=0d3c4f2a-5b6e-4c7d-8e9f-a0b1c2d3e4f5;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/",
+        )
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -31,6 +35,23 @@ fn check_accepts_the_example_file_and_prints_origins() {
         out.status.success(),
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    // The effective ingestion endpoint and where it came from; the key redacted.
+    assert!(
+        stdout.contains("https://westeurope-5.in.applicationinsights.azure.com/v2/track  <- environment variable APPLICATIONINSIGHTS_CONNECTION_STRING"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("instrumentation key"), "{stdout}");
+    assert!(!stdout.contains("0d3c4f2a"), "{stdout}");
+    assert!(stdout.contains("service_name='foobar'"), "{stdout}");
+    // Without a connection string anywhere, the same file is an error naming every way.
+    let missing = check_cmd(dir.path())
+        .args(["check", "--config", example])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("APPLICATIONINSIGHTS_CONNECTION_STRING")
     );
     assert!(stdout.contains("SAMPLER"), "{stdout}");
     assert!(

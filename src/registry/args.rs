@@ -14,6 +14,8 @@ pub struct ArgError {
     pub(crate) message: String,
     pub(crate) span: Option<Span>,
     pub(crate) help: Vec<String>,
+    /// Where the bad value came from when it is not the spec string (an environment variable).
+    pub(crate) origin: Option<crate::origin::Origin>,
 }
 
 impl ArgError {
@@ -23,7 +25,20 @@ impl ArgError {
             message: message.into(),
             span: None,
             help: Vec::new(),
+            origin: None,
         }
+    }
+
+    /// Says the bad value came from `origin` (for example an environment variable), not from
+    /// the spec string.
+    pub fn from_origin(mut self, origin: crate::origin::Origin) -> Self {
+        self.origin = Some(origin);
+        self
+    }
+
+    /// A component that is known but cannot be used here (for example an unsupported mode).
+    pub fn not_available(message: impl Into<String>) -> Self {
+        ArgError::new(ErrorKind::NotAvailable, message)
     }
 
     /// An invalid argument (for components registered by applications).
@@ -66,6 +81,7 @@ pub struct Args<'a> {
     call: &'a Call,
     bound: Vec<(usize, &'a Spanned<Value>)>,
     registry: &'a Registry,
+    settings: Option<&'a crate::settings::Settings>,
 }
 
 impl fmt::Debug for Args<'_> {
@@ -90,6 +106,7 @@ impl<'a> Args<'a> {
         registry: &'a Registry,
         component: &'a Component,
         call: &'a Call,
+        settings: Option<&'a crate::settings::Settings>,
     ) -> Result<Self, ArgError> {
         let params = &component.params;
         let class = component.class();
@@ -165,7 +182,14 @@ impl<'a> Args<'a> {
             call,
             bound,
             registry,
+            settings,
         })
+    }
+
+    /// The settings being resolved (their environment, service name, ...), when resolving
+    /// settings rather than a lone spec.
+    pub fn settings(&self) -> Option<&crate::settings::Settings> {
+        self.settings
     }
 
     /// The component's class name (`ProbabilitySampler`).
@@ -401,7 +425,7 @@ impl<'a> Args<'a> {
             return Ok(None);
         };
         let call = as_call(v).ok_or_else(|| self.invalid(name, "a sampler", v))?;
-        match build(self.registry, &call, ComponentKind::Sampler)? {
+        match build(self.registry, &call, ComponentKind::Sampler, self.settings)? {
             Built::Sampler(s) => Ok(Some(s)),
             _ => Err(self.invalid(name, "a sampler", v)),
         }
@@ -422,7 +446,12 @@ impl<'a> Args<'a> {
         for item in items {
             let call =
                 as_call(item).ok_or_else(|| self.invalid(name, "a list of propagators", item))?;
-            match build(self.registry, &call, ComponentKind::Propagator)? {
+            match build(
+                self.registry,
+                &call,
+                ComponentKind::Propagator,
+                self.settings,
+            )? {
                 Built::Propagator(p) => out.push(p),
                 _ => return Err(self.invalid(name, "a list of propagators", item)),
             }
@@ -481,14 +510,16 @@ pub(crate) fn build(
     registry: &Registry,
     call: &Call,
     kind: ComponentKind,
+    settings: Option<&crate::settings::Settings>,
 ) -> Result<Built, ArgError> {
-    build_described(registry, call, kind).map(|(b, _)| b)
+    build_described(registry, call, kind, settings).map(|(b, _)| b)
 }
 
 pub(crate) fn build_described(
     registry: &Registry,
     call: &Call,
     kind: ComponentKind,
+    settings: Option<&crate::settings::Settings>,
 ) -> Result<(Built, String), ArgError> {
     let component = registry
         .lookup(&call.name.value, kind)
@@ -503,7 +534,7 @@ pub(crate) fn build_described(
         )
         .at(call.name.span.clone()));
     }
-    let args = Args::bind(registry, component, call)?;
+    let args = Args::bind(registry, component, call, settings)?;
     let description = args.describe();
     let built = match &component.factory {
         Factory::Sampler(f) => Built::Sampler(f(&args).map_err(|e| e.at(call.span.clone()))?),

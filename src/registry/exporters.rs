@@ -11,9 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::trace::{
-    BatchSpanProcessor, SimpleSpanProcessor, SpanData, SpanExporter, SpanProcessor,
-};
+use opentelemetry_sdk::trace::{SimpleSpanProcessor, SpanData, SpanExporter, SpanProcessor};
 
 use super::{ArgError, ComponentKind, Factory, Registry};
 use crate::settings::Settings;
@@ -26,6 +24,7 @@ type BuildFn = dyn FnOnce(&BuildContext<'_>) -> Result<Box<dyn SpanProcessor>, B
 pub struct BuildContext<'a> {
     pub(crate) settings: &'a Settings,
     pub(crate) sample_rate: Option<f64>,
+    pub(crate) counters: std::sync::Arc<crate::export_thread::ExportCounters>,
 }
 
 impl BuildContext<'_> {
@@ -38,12 +37,18 @@ impl BuildContext<'_> {
     pub fn sample_rate(&self) -> Option<f64> {
         self.sample_rate
     }
+
+    /// The counters exporters report into (readable from the guard).
+    pub fn counters(&self) -> std::sync::Arc<crate::export_thread::ExportCounters> {
+        self.counters.clone()
+    }
 }
 
 /// A configured exporter: its arguments are validated; the I/O (opening files, connecting)
 /// happens in the build step, at install, never in `check`.
 pub struct ExporterComponent {
     build: Box<BuildFn>,
+    pub(crate) details: Vec<crate::resolve::ReportLine>,
 }
 
 impl fmt::Debug for ExporterComponent {
@@ -61,7 +66,24 @@ impl ExporterComponent {
     {
         ExporterComponent {
             build: Box::new(move |cx| Ok(Box::new(build(cx)?) as Box<dyn SpanProcessor>)),
+            details: Vec::new(),
         }
+    }
+
+    /// Adds a line to the start-up report and `check` output (an effective endpoint, say).
+    /// Never pass a secret.
+    pub fn with_detail(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<String>,
+        origin: impl Into<String>,
+    ) -> Self {
+        self.details.push(crate::resolve::ReportLine {
+            key: key.into(),
+            value: value.into(),
+            origin: origin.into(),
+        });
+        self
     }
 
     /// An exporter that exports each span as it ends (OpenCensus's `SyncTransport`).
@@ -73,13 +95,28 @@ impl ExporterComponent {
         Self::processor(move |cx| Ok(SimpleSpanProcessor::new(build(cx)?)))
     }
 
-    /// An exporter fed in batches by a background thread (OpenCensus's `AsyncTransport`).
+    /// An exporter fed in batches by our export thread (OpenCensus's `AsyncTransport`): a
+    /// bounded queue whose drops are counted in [`Telemetry::export_stats`](crate::Telemetry::export_stats),
+    /// batches of up to 512 spans at least every second, a current-thread Tokio runtime of its
+    /// own for async exporters.
     pub fn batch<F, E>(build: F) -> Self
     where
         F: FnOnce(&BuildContext<'_>) -> Result<E, BoxError> + Send + 'static,
         E: SpanExporter + 'static,
     {
-        Self::processor(move |cx| Ok(BatchSpanProcessor::builder(build(cx)?).build()))
+        Self::processor(move |cx| {
+            let exporter = build(cx)?;
+            Ok(crate::export_thread::ThreadProcessor::spawn(
+                "exporter",
+                exporter,
+                crate::export_thread::ThreadConfig {
+                    max_batch_size: 512,
+                    export_interval: std::time::Duration::from_secs(1),
+                    max_queue_size: 65_536,
+                },
+                cx.counters(),
+            )?)
+        })
     }
 
     pub(crate) fn build(self, cx: &BuildContext<'_>) -> Result<Box<dyn SpanProcessor>, BoxError> {
@@ -173,12 +210,15 @@ pub(crate) fn register(r: &mut Registry) {
         "opencensus.trace.file_exporter.FileExporter",
     );
 
+    #[cfg(feature = "azure")]
+    crate::azure::register(r);
+    #[cfg(not(feature = "azure"))]
     r.add_builtin_params(
         "opencensus.ext.azure.trace_exporter.AzureExporter",
         Vec::new(),
         Factory::Unavailable(
             ComponentKind::Exporter,
-            "the Azure Application Insights exporter is not implemented yet",
+            "build opencensus-settings with the `azure` feature",
         ),
     );
     r.add_builtin_params(

@@ -14,6 +14,8 @@ use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry_sdk::trace::ShouldSample;
 
 pub use args::{ArgError, Args};
+#[cfg(feature = "azure")]
+pub(crate) use exporters::SYNC_TRANSPORT;
 pub use exporters::{BuildContext, ExporterComponent};
 pub use samplers::ProbabilitySampler;
 

@@ -1,0 +1,212 @@
+//! The exporter itself: `opentelemetry-application-insights` with our HTTP client, wrapped so
+//! that the envelopes match SPEC section 7 where the crate alone does not.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use opentelemetry::trace::{SpanKind, Status};
+use opentelemetry::{KeyValue, Value};
+use opentelemetry_application_insights::Exporter;
+use opentelemetry_http::{HttpClient, HttpError, Request, Response};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+
+use super::AzureConfig;
+use crate::export_thread::{ThreadConfig, ThreadProcessor};
+use crate::registry::BuildContext;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Our HTTP client: reqwest (rustls, the platform's root certificates), a per-request timeout,
+/// explicit proxies only (no proxy taken from the environment behind the settings' back).
+pub(crate) struct Client {
+    inner: reqwest::Client,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AzureHttpClient")
+    }
+}
+
+impl Client {
+    pub(crate) fn new(config: &AzureConfig) -> Result<Self, BoxError> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            .user_agent(concat!("opencensus-settings/", env!("CARGO_PKG_VERSION")))
+            .no_proxy();
+        for (scheme, url) in &config.proxies {
+            let proxy = match scheme.as_str() {
+                "http" => reqwest::Proxy::http(url.expose()),
+                _ => reqwest::Proxy::https(url.expose()),
+            }
+            .map_err(|_| format!("the '{scheme}' proxy is not a valid URL"))?;
+            builder = builder.proxy(proxy);
+        }
+        Ok(Client {
+            inner: builder.build()?,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl HttpClient for Client {
+    async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
+        let request = reqwest::Request::try_from(request)?;
+        let response = self.inner.execute(request).await?;
+        let mut builder = Response::builder().status(response.status());
+        if let Some(headers) = builder.headers_mut() {
+            *headers = response.headers().clone();
+        }
+        let body = response.bytes().await?;
+        Ok(builder.body(body)?)
+    }
+}
+
+/// Adjusts spans before the crate turns them into envelopes.
+pub(crate) struct AzureSpanExporter {
+    inner: Exporter<Client>,
+    service_name: Option<String>,
+    host: String,
+}
+
+impl fmt::Debug for AzureSpanExporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The crate's own Debug prints the instrumentation key: never delegate to it.
+        f.debug_struct("AzureSpanExporter")
+            .field("service_name", &self.service_name)
+            .finish_non_exhaustive()
+    }
+}
+
+fn status_code(span: &SpanData) -> Option<i64> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == "http.response.status_code")
+        .and_then(|kv| match &kv.value {
+            Value::I64(i) => Some(*i),
+            Value::String(s) => s.as_str().parse().ok(),
+            _ => None,
+        })
+}
+
+/// What the crate does not do on its own (SPEC section 7):
+/// - `success` is false for 4xx and 5xx (the crate looks at the span status alone);
+/// - `ai.operation.name` is the request name even without a route (the method alone);
+/// - a request that ended without a response (a panic, an inner error) reports 500.
+pub(crate) fn adjust(span: &mut SpanData) {
+    if !matches!(span.span_kind, SpanKind::Server | SpanKind::Consumer) {
+        return;
+    }
+    match status_code(span) {
+        Some(code) if code >= 400 && !matches!(span.status, Status::Error { .. }) => {
+            span.status = Status::error("");
+        }
+        None if matches!(span.status, Status::Error { .. }) => {
+            span.attributes
+                .push(KeyValue::new("http.response.status_code", 500i64));
+        }
+        _ => {}
+    }
+    span.attributes
+        .push(KeyValue::new("ai.operation.name", span.name.to_string()));
+}
+
+impl SpanExporter for AzureSpanExporter {
+    async fn export(&self, mut batch: Vec<SpanData>) -> OTelSdkResult {
+        for span in &mut batch {
+            adjust(span);
+        }
+        self.inner.export(batch).await
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        // ai.cloud.role: the exporter's service_name= beats OTEL_SERVICE_NAME;
+        // ai.cloud.roleInstance: the host name unless service.instance.id is set.
+        let mut attrs: Vec<KeyValue> = resource
+            .iter()
+            .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+            .collect();
+        if let Some(name) = &self.service_name {
+            attrs.retain(|kv| kv.key.as_str() != "service.name");
+            attrs.push(KeyValue::new("service.name", name.clone()));
+        }
+        if !attrs
+            .iter()
+            .any(|kv| kv.key.as_str() == "service.instance.id")
+            && !self.host.is_empty()
+        {
+            attrs.push(KeyValue::new("service.instance.id", self.host.clone()));
+        }
+        let adjusted = Resource::builder_empty().with_attributes(attrs).build();
+        self.inner.set_resource(&adjusted);
+    }
+}
+
+/// The machine's host name (for `ai.cloud.roleInstance`).
+pub(crate) fn host_name() -> String {
+    let from_file = |p: &str| {
+        std::fs::read_to_string(p)
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    from_file("/proc/sys/kernel/hostname")
+        .or_else(|| from_file("/etc/hostname"))
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .unwrap_or_default()
+}
+
+/// Builds the exporter and its export thread (install time: never in `check`).
+pub(crate) fn build(
+    config: AzureConfig,
+    cx: &BuildContext<'_>,
+) -> Result<ThreadProcessor, BoxError> {
+    let client = Client::new(&config)?;
+    let endpoint: Cow<'_, str> = Cow::Borrowed(&config.connection.ingestion_endpoint);
+    let lower = endpoint.to_ascii_lowercase();
+    if lower.starts_with("http://") && !super::is_loopback(&endpoint) {
+        tracing::warn!(
+            target: "opencensus_settings",
+            "AzureExporter sends to a plain http:// endpoint that is not loopback ({endpoint}): telemetry travels unencrypted"
+        );
+    }
+    let connection_string = format!(
+        "InstrumentationKey={}",
+        config.connection.instrumentation_key.expose()
+    );
+    // The crate rewrites an http:// IngestionEndpoint to https:// (so nothing reaches a local
+    // proxy or test server); its deprecated `with_endpoint` keeps the endpoint as given.
+    #[allow(deprecated)]
+    let exporter = Exporter::new_from_connection_string(connection_string, client)
+        .map_err(|_| "the instrumentation key was refused by opentelemetry-application-insights")?
+        .with_endpoint(&endpoint)?;
+    // sampleRate is rate x 100; an unknown rate or rate 0 counts each item once (100).
+    let rate = cx.sample_rate().filter(|r| *r > 0.0).unwrap_or(1.0);
+    let exporter = exporter.with_sample_rate(rate);
+    let wrapped = AzureSpanExporter {
+        inner: exporter,
+        service_name: config.service_name.clone(),
+        host: host_name(),
+    };
+    let processor = ThreadProcessor::spawn(
+        "azure",
+        wrapped,
+        ThreadConfig {
+            max_batch_size: config.max_batch_size,
+            export_interval: config.export_interval,
+            max_queue_size: 65_536,
+        },
+        cx.counters(),
+    )?;
+    Ok(processor)
+}

@@ -1,0 +1,305 @@
+//! `opencensus.ext.azure.trace_exporter.AzureExporter`: Azure Application Insights, built on
+//! `opentelemetry-application-insights`, fed by our export thread.
+//!
+//! | span | envelope |
+//! |---|---|
+//! | SERVER span | `Microsoft.ApplicationInsights.Request`: `name` `"{METHOD} {route}"`, `url` the full URL, `responseCode`, `success` iff 200..=399 |
+//! | CLIENT / INTERNAL span | `Microsoft.ApplicationInsights.RemoteDependency` |
+//! | `exception` event | `Microsoft.ApplicationInsights.Exception` in the same operation |
+//! | trace id / parent span id | `ai.operation.id` / `ai.operation.parentId` |
+//! | span name | `ai.operation.name` (the method alone when no route matched) |
+//! | `service_name=`, else `OTEL_SERVICE_NAME` | `ai.cloud.role` |
+//! | host name (unless `service.instance.id` is set) | `ai.cloud.roleInstance` |
+//! | sampler rate x 100 | `sampleRate` |
+
+mod connection;
+mod exporter;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::ErrorKind;
+use crate::origin::Origin;
+use crate::registry::{ArgError, Args, ComponentKind, ExporterComponent, Factory, Param, Registry};
+use crate::secret::Secret;
+
+pub(crate) use connection::{ConnectionString, is_guid, parse as parse_connection_string};
+
+pub(crate) const NAME: &str = "opencensus.ext.azure.trace_exporter.AzureExporter";
+
+/// The validated keywords of `AzureExporter(...)`.
+#[derive(Clone)]
+pub(crate) struct AzureConfig {
+    pub(crate) connection: ConnectionString,
+    pub(crate) connection_origin: String,
+    pub(crate) service_name: Option<String>,
+    pub(crate) export_interval: Duration,
+    pub(crate) max_batch_size: usize,
+    pub(crate) timeout: Duration,
+    pub(crate) enable_local_storage: bool,
+    pub(crate) storage_path: Option<String>,
+    pub(crate) storage_max_size: u64,
+    pub(crate) storage_retention_period: Duration,
+    pub(crate) proxies: Vec<(String, Secret)>,
+}
+
+impl std::fmt::Debug for AzureConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AzureConfig")
+            .field("connection", &self.connection)
+            .field("service_name", &self.service_name)
+            .field("export_interval", &self.export_interval)
+            .field("max_batch_size", &self.max_batch_size)
+            .field("timeout", &self.timeout)
+            .field("enable_local_storage", &self.enable_local_storage)
+            .field("storage_path", &self.storage_path)
+            .field("storage_max_size", &self.storage_max_size)
+            .field("storage_retention_period", &self.storage_retention_period)
+            .field("proxies", &self.proxies)
+            .finish()
+    }
+}
+
+const PARAMS: [&str; 12] = [
+    "connection_string",
+    "instrumentation_key",
+    "service_name",
+    "export_interval",
+    "max_batch_size",
+    "timeout",
+    "enable_local_storage",
+    "storage_path",
+    "storage_max_size",
+    "storage_retention_period",
+    "proxies",
+    "transport",
+];
+
+fn connection_error(e: connection::ConnectionError) -> ArgError {
+    if e.unsupported {
+        ArgError::not_available(e.message)
+    } else {
+        ArgError::invalid(format!("invalid connection string: {}", e.message))
+    }
+}
+
+/// Picks the connection string: `connection_string=`, else `instrumentation_key=`, else
+/// `APPLICATIONINSIGHTS_CONNECTION_STRING`, else `APPINSIGHTS_INSTRUMENTATIONKEY`.
+fn connection(args: &Args<'_>) -> Result<(ConnectionString, String), ArgError> {
+    let cs = args.str("connection_string")?;
+    let ikey = args.str("instrumentation_key")?;
+    if let (Some(_), Some(_)) = (cs, ikey)
+        && let Some(v) = args.get("instrumentation_key")
+    {
+        return Err(ArgError::invalid(
+            "give either connection_string= or instrumentation_key= (deprecated), not both",
+        )
+        .at(v.span.clone()));
+    }
+    if let Some(cs) = cs {
+        let span = args.get("connection_string").map(|v| v.span.clone());
+        return parse_connection_string(cs)
+            .map(|c| (c, "connection_string= of EXPORTER".to_string()))
+            .map_err(|e| {
+                let err = connection_error(e);
+                match span {
+                    Some(span) => err.at(span),
+                    None => err,
+                }
+            });
+    }
+    if let Some(ikey) = ikey {
+        let span = args.get("instrumentation_key").map(|v| v.span.clone());
+        if !is_guid(ikey.trim()) {
+            let err = ArgError::invalid(
+                "instrumentation_key= is not a GUID (expected 8-4-4-4-12 hex digits); its value is not shown",
+            );
+            return Err(match span {
+                Some(span) => err.at(span),
+                None => err,
+            });
+        }
+        return Ok((
+            ConnectionString {
+                instrumentation_key: Secret::new(ikey.trim()),
+                ingestion_endpoint: connection::DEFAULT_ENDPOINT.to_string(),
+            },
+            "instrumentation_key= of EXPORTER".to_string(),
+        ));
+    }
+    let settings = args.settings();
+    if let Some(cs) = settings.and_then(|s| s.connection_string.as_ref()) {
+        return parse_connection_string(cs.value.expose())
+            .map(|c| (c, cs.origin.to_string()))
+            .map_err(|e| connection_error(e).from_origin(cs.origin.clone()));
+    }
+    if let Some(key) = settings.and_then(|s| s.instrumentation_key.as_ref()) {
+        if !is_guid(key.value.expose().trim()) {
+            return Err(ArgError::invalid(
+                "APPINSIGHTS_INSTRUMENTATIONKEY is not a GUID (expected 8-4-4-4-12 hex digits); its value is not shown",
+            )
+            .from_origin(key.origin.clone()));
+        }
+        return Ok((
+            ConnectionString {
+                instrumentation_key: Secret::new(key.value.expose().trim()),
+                ingestion_endpoint: connection::DEFAULT_ENDPOINT.to_string(),
+            },
+            key.origin.to_string(),
+        ));
+    }
+    Err(ArgError::new(
+        ErrorKind::InvalidArgument,
+        "AzureExporter has no connection string",
+    )
+    .at(args.call_span())
+    .with_help("give connection_string='InstrumentationKey=<GUID>;IngestionEndpoint=https://...' in the spec")
+    .with_help("or set the APPLICATIONINSIGHTS_CONNECTION_STRING environment variable")
+    .with_help("(or the legacy instrumentation_key= keyword / APPINSIGHTS_INSTRUMENTATIONKEY variable)"))
+}
+
+fn configure(args: &Args<'_>) -> Result<AzureConfig, ArgError> {
+    if let Some(transport) = args.reference("transport", ComponentKind::Transport)?
+        && transport == crate::registry::SYNC_TRANSPORT
+        && let Some(v) = args.get("transport")
+    {
+        return Err(ArgError::invalid(
+            "AzureExporter always batches in the background: transport=SyncTransport is not accepted",
+        )
+        .at(v.span.clone())
+        .with_help("remove transport=, or write transport=opencensus.common.transports.async_.AsyncTransport"));
+    }
+    let (connection, connection_origin) = connection(args)?;
+    let service_name = match args.str("service_name")? {
+        Some(s) if s.trim().is_empty() => {
+            let v = args.get("service_name").map(|v| (*v).clone());
+            return Err(match v {
+                Some(v) => args.invalid("service_name", "a non-empty name", &v),
+                None => ArgError::invalid("service_name is empty"),
+            });
+        }
+        other => other.map(str::to_string),
+    };
+    let export_interval = Duration::from_secs_f64(args.seconds("export_interval", 15.0)?);
+    let max_batch_size = args.u64_in("max_batch_size", 100, 1..=100_000)? as usize;
+    let timeout = Duration::from_secs_f64(args.seconds("timeout", 10.0)?);
+    let enable_local_storage = args.bool("enable_local_storage")?.unwrap_or(true);
+    let storage_path = args.str("storage_path")?.map(str::to_string);
+    if let (Some(p), Some(v)) = (&storage_path, args.get("storage_path"))
+        && p.trim().is_empty()
+    {
+        return Err(args.invalid("storage_path", "a directory path", v));
+    }
+    let storage_max_size = args.u64_in("storage_max_size", 50 * 1024 * 1024, 0..=u64::MAX >> 1)?;
+    let storage_retention_period = Duration::from_secs(args.u64_in(
+        "storage_retention_period",
+        7 * 24 * 3600,
+        0..=u64::MAX >> 32,
+    )?);
+    let mut proxies = Vec::new();
+    if let Some(dict) = args.str_dict("proxies")? {
+        for (scheme, url) in dict {
+            let lower = scheme.to_ascii_lowercase();
+            if lower != "http" && lower != "https" {
+                let v = args
+                    .get("proxies")
+                    .map(|v| v.span.clone())
+                    .unwrap_or(args.call_span());
+                return Err(ArgError::invalid(format!(
+                    "proxies= keys are 'http' or 'https', found '{scheme}'"
+                ))
+                .at(v));
+            }
+            if reqwest::Proxy::all(&url).is_err() {
+                let v = args
+                    .get("proxies")
+                    .map(|v| v.span.clone())
+                    .unwrap_or(args.call_span());
+                return Err(ArgError::invalid(format!(
+                    "the '{lower}' proxy is not a valid URL (its value is not shown)"
+                ))
+                .at(v));
+            }
+            proxies.push((lower, Secret::new(url)));
+        }
+    }
+    Ok(AzureConfig {
+        connection,
+        connection_origin,
+        service_name,
+        export_interval,
+        max_batch_size,
+        timeout,
+        enable_local_storage,
+        storage_path,
+        storage_max_size,
+        storage_retention_period,
+        proxies,
+    })
+}
+
+fn is_loopback(endpoint: &str) -> bool {
+    let lower = endpoint.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("http://")
+        .or_else(|| lower.strip_prefix("https://"))
+        .unwrap_or(&lower);
+    let host = rest.split('/').next().unwrap_or_default();
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+pub(crate) fn register(r: &mut Registry) {
+    let params: Vec<Param> = PARAMS
+        .iter()
+        .map(|p| match *p {
+            "connection_string" | "instrumentation_key" | "proxies" => Param::secret(*p),
+            other => Param::new(other),
+        })
+        .collect();
+    r.add_builtin_params(
+        NAME,
+        params,
+        Factory::Exporter(Arc::new(|args| {
+            let config = configure(args)?;
+            let endpoint = config.connection.ingestion_endpoint.clone();
+            let plain_http = endpoint.to_ascii_lowercase().starts_with("http://");
+            let mut component = ExporterComponent::processor({
+                let config = config.clone();
+                move |cx| exporter::build(config, cx)
+            })
+            .with_detail("ingestion endpoint", format!("{endpoint}/v2/track"), config.connection_origin.clone())
+            .with_detail("instrumentation key", "<redacted>", config.connection_origin.clone());
+            if let Some(name) = &config.service_name {
+                component = component.with_detail("ai.cloud.role", name.clone(), "service_name= of EXPORTER");
+            }
+            if plain_http && !is_loopback(&endpoint) {
+                component = component.with_detail(
+                    "warning",
+                    "the ingestion endpoint is plain http:// and not loopback: telemetry travels unencrypted",
+                    config.connection_origin.clone(),
+                );
+            }
+            Ok(component)
+        })),
+    );
+    let _ = Origin::Default;
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn loopback_detection() {
+        assert!(super::is_loopback("http://127.0.0.1:8080"));
+        assert!(super::is_loopback("http://localhost"));
+        assert!(super::is_loopback("http://[::1]:9"));
+        assert!(!super::is_loopback("http://proxy.internal:8080"));
+        assert!(!super::is_loopback("http://10.0.0.1"));
+    }
+}

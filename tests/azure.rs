@@ -1,0 +1,556 @@
+//! AzureExporter end to end: real apps configured from settings send real requests; a real
+//! ingestion server (tests/common/ingest.rs) validates every envelope. Installing sets process
+//! globals, so each app runs in a child process (this test binary, re-run with `OCS_CHILD`).
+
+#![cfg(feature = "azure")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::process::{Command, Output};
+
+use axum::Router;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use common::ingest::{IKEY, Ingest};
+use opencensus_settings::{OpencensusLayer, TracedError};
+use serde_json::Value;
+
+const TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+const PARENT: &str = "b7ad6b7169203331";
+
+fn is_child(name: &str) -> bool {
+    std::env::var("OCS_CHILD").as_deref() == Ok(name)
+}
+
+/// Runs `name` in a child process with `env`, from inside the parent's runtime.
+async fn child(name: &str, env: Vec<(String, String)>) -> Output {
+    let name = name.to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.args(["--exact", &name, "--nocapture", "--test-threads=1"])
+            .env("OCS_CHILD", &name);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("OPENCENSUS")
+                || k.starts_with("OTEL_")
+                || k.starts_with("APPLICATIONINSIGHTS")
+                || k.starts_with("APPINSIGHTS")
+            {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.envs(env);
+        cmd.output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn assert_ok(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "child failed\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn settings_file(dir: &std::path::Path, exporter: &str) -> String {
+    let path = dir.join("opencensus.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[OPENCENSUS.TRACE]\nSAMPLER = \"opencensus.trace.samplers.AlwaysOnSampler()\"\nEXPORTER = \"\"\"{exporter}\"\"\"\nEXCLUDELIST_PATHS = [\"_ah/health\", \"/healthz\"]\n"
+        ),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+// --- the app ----------------------------------------------------------------------------
+
+#[derive(Debug)]
+struct Down;
+
+impl std::fmt::Display for Down {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("backend down")
+    }
+}
+
+impl IntoResponse for Down {
+    fn into_response(self) -> Response {
+        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+    }
+}
+
+fn app(extra: &'static str) -> Router {
+    Router::new()
+        .route("/", get(|| async { "Hello World!" }))
+        .route(
+            "/users/{id}",
+            get(|Path(id): Path<u64>| async move { format!("user {id}") }),
+        )
+        .route("/fail", get(|| async { Err::<&str, _>(TracedError(Down)) }))
+        .route("/healthz", get(|| async { "ok" }))
+        .route(extra, get(|| async { "runtime" }))
+        .layer(OpencensusLayer::new())
+}
+
+async fn serve(app: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap()
+    });
+    addr
+}
+
+async fn get_path(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> u16 {
+    let mut req = reqwest::Client::new().get(format!("http://{addr}{path}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.send().await.unwrap().status().as_u16()
+}
+
+// --- end to end -------------------------------------------------------------------------
+
+fn requests(envelopes: &[Value]) -> Vec<&Value> {
+    envelopes
+        .iter()
+        .filter(|e| e["name"] == "Microsoft.ApplicationInsights.Request")
+        .collect()
+}
+
+fn by_url<'a>(envelopes: &'a [Value], suffix: &str) -> &'a Value {
+    requests(envelopes)
+        .into_iter()
+        .find(|e| {
+            e["data"]["baseData"]["url"]
+                .as_str()
+                .is_some_and(|u| u.ends_with(suffix))
+        })
+        .unwrap_or_else(|| panic!("no request envelope for {suffix}: {envelopes:#?}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_arrive_as_request_telemetry() {
+    let name = "requests_arrive_as_request_telemetry";
+    if is_child(name) {
+        return child_app().await;
+    }
+    let ingest = Ingest::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // The seed's exact exporter spec; the connection string comes from the environment.
+    let file = settings_file(
+        dir.path(),
+        "opencensus.ext.azure.trace_exporter.AzureExporter(\n    service_name='foobar',\n)",
+    );
+    let out = child(
+        name,
+        vec![
+            ("OPENCENSUS_SETTINGS".into(), file),
+            (
+                "APPLICATIONINSIGHTS_CONNECTION_STRING".into(),
+                ingest.connection_string(),
+            ),
+        ],
+    )
+    .await;
+    let stdout = assert_ok(&out);
+    let port: u16 = stdout
+        .lines()
+        .find_map(|l| l.split("APP_PORT=").nth(1))
+        .unwrap_or_else(|| panic!("no APP_PORT in the child's output:\n{stdout}"))
+        .trim()
+        .parse()
+        .unwrap();
+    let all = ingest
+        .wait_for("6 requests and 1 exception", |e| {
+            requests(e).len() >= 5
+                && e.iter()
+                    .any(|x| x["name"] == "Microsoft.ApplicationInsights.Exception")
+        })
+        .await;
+    assert!(
+        ingest.rejected().is_empty(),
+        "rejected: {:#?}",
+        ingest.rejected()
+    );
+    assert!(
+        ingest.paths().iter().all(|p| p == "/v2/track"),
+        "{:?}",
+        ingest.paths()
+    );
+    assert!(ingest.gzip_calls() > 0);
+
+    for e in &all {
+        assert_eq!(e["iKey"], IKEY);
+        assert_eq!(e["tags"]["ai.cloud.role"], "foobar", "{e:#}");
+        assert!(
+            e["tags"]["ai.cloud.roleInstance"]
+                .as_str()
+                .is_some_and(|s| !s.is_empty()),
+            "{e:#}"
+        );
+        assert_eq!(e["sampleRate"], 100.0);
+    }
+    let root = by_url(&all, &format!("127.0.0.1:{port}/"));
+    let b = &root["data"]["baseData"];
+    assert_eq!(b["name"], "GET /");
+    assert_eq!(b["responseCode"], "200");
+    assert_eq!(b["success"], true);
+    assert_eq!(b["url"], format!("http://127.0.0.1:{port}/"));
+    assert_eq!(root["tags"]["ai.operation.name"], "GET /");
+    assert_eq!(root["tags"]["ai.operation.id"].as_str().unwrap().len(), 32);
+
+    let user = by_url(&all, "/users/42?x=1");
+    assert_eq!(user["data"]["baseData"]["name"], "GET /users/{id}");
+    assert_eq!(
+        user["data"]["baseData"]["url"],
+        format!("http://127.0.0.1:{port}/users/42?x=1")
+    );
+    assert_eq!(user["tags"]["ai.operation.name"], "GET /users/{id}");
+
+    let missing = by_url(&all, "/missing");
+    assert_eq!(missing["data"]["baseData"]["responseCode"], "404");
+    assert_eq!(missing["data"]["baseData"]["success"], false);
+    assert_eq!(missing["data"]["baseData"]["name"], "GET");
+    assert_eq!(missing["tags"]["ai.operation.name"], "GET");
+
+    let fail = by_url(&all, "/fail");
+    assert_eq!(fail["data"]["baseData"]["responseCode"], "500");
+    assert_eq!(fail["data"]["baseData"]["success"], false);
+    let exception = all
+        .iter()
+        .find(|e| e["name"] == "Microsoft.ApplicationInsights.Exception")
+        .unwrap();
+    assert_eq!(
+        exception["tags"]["ai.operation.id"],
+        fail["tags"]["ai.operation.id"]
+    );
+    assert_eq!(
+        exception["tags"]["ai.operation.parentId"],
+        fail["data"]["baseData"]["id"]
+    );
+    let details = &exception["data"]["baseData"]["exceptions"][0];
+    assert!(
+        details["typeName"].as_str().unwrap().ends_with("Down"),
+        "{details}"
+    );
+    assert_eq!(details["message"], "backend down");
+
+    let traced = requests(&all)
+        .into_iter()
+        .find(|e| e["tags"]["ai.operation.id"] == TRACE)
+        .unwrap_or_else(|| panic!("no request in operation {TRACE}"));
+    assert_eq!(traced["tags"]["ai.operation.parentId"], PARENT);
+
+    // The excluded path produced nothing.
+    assert!(requests(&all).iter().all(|e| {
+        !e["data"]["baseData"]["url"]
+            .as_str()
+            .unwrap()
+            .contains("healthz")
+    }));
+    assert_eq!(requests(&all).len(), 5);
+}
+
+async fn child_app() {
+    let telemetry = opencensus_settings::init_from_settings().unwrap_or_else(|e| panic!("{e}"));
+    let report = telemetry.report().to_string();
+    assert!(report.contains("ingestion endpoint"), "{report}");
+    assert!(!report.contains(IKEY), "{report}");
+    let addr = serve(app("/unused")).await;
+    println!("APP_PORT={}", addr.port());
+    assert_eq!(get_path(addr, "/", &[]).await, 200);
+    assert_eq!(get_path(addr, "/users/42?x=1", &[]).await, 200);
+    assert_eq!(get_path(addr, "/missing", &[]).await, 404);
+    assert_eq!(get_path(addr, "/fail", &[]).await, 500);
+    assert_eq!(get_path(addr, "/healthz", &[]).await, 200);
+    let tp = format!("00-{TRACE}-{PARENT}-01");
+    assert_eq!(
+        get_path(addr, "/users/7", &[("traceparent", &tp)]).await,
+        200
+    );
+    drop(telemetry); // flushes within the grace period
+}
+
+// --- the four runtime set-ups -----------------------------------------------------------
+
+async fn runtime_case(name: &str) {
+    let ingest = Ingest::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = settings_file(
+        dir.path(),
+        "AzureExporter(service_name='rt', export_interval=0.05)",
+    );
+    let out = child(
+        name,
+        vec![
+            ("OPENCENSUS_SETTINGS".into(), file),
+            (
+                "APPLICATIONINSIGHTS_CONNECTION_STRING".into(),
+                ingest.connection_string(),
+            ),
+        ],
+    )
+    .await;
+    assert_ok(&out);
+    let route = format!("GET /{name}");
+    let all = ingest
+        .wait_for(&route, |e| {
+            requests(e)
+                .iter()
+                .any(|r| r["data"]["baseData"]["name"] == route.as_str())
+        })
+        .await;
+    assert!(ingest.rejected().is_empty(), "{:#?}", ingest.rejected());
+    assert_eq!(requests(&all).len(), 1);
+}
+
+#[test]
+fn init_before_any_runtime_exists() {
+    let name = "init_before_any_runtime_exists";
+    if is_child(name) {
+        // A synchronous test function: `init_from_settings` runs with no runtime at all.
+        let telemetry = opencensus_settings::init_from_settings().unwrap_or_else(|e| panic!("{e}"));
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let addr = serve(app("/init_before_any_runtime_exists")).await;
+            assert_eq!(
+                get_path(addr, "/init_before_any_runtime_exists", &[]).await,
+                200
+            );
+        });
+        drop(rt);
+        drop(telemetry); // no runtime anywhere now
+        return;
+    }
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(runtime_case(name));
+}
+
+#[test]
+fn inside_a_multi_thread_runtime() {
+    let name = "inside_a_multi_thread_runtime";
+    if is_child(name) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        return rt.block_on(async {
+            let telemetry =
+                opencensus_settings::init_from_settings().unwrap_or_else(|e| panic!("{e}"));
+            let addr = serve(app("/inside_a_multi_thread_runtime")).await;
+            assert_eq!(
+                get_path(addr, "/inside_a_multi_thread_runtime", &[]).await,
+                200
+            );
+            drop(telemetry); // inside the runtime
+        });
+    }
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(runtime_case(name));
+}
+
+#[test]
+fn inside_a_current_thread_runtime() {
+    let name = "inside_a_current_thread_runtime";
+    if is_child(name) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        return rt.block_on(async {
+            let telemetry =
+                opencensus_settings::init_from_settings().unwrap_or_else(|e| panic!("{e}"));
+            let addr = serve(app("/inside_a_current_thread_runtime")).await;
+            assert_eq!(
+                get_path(addr, "/inside_a_current_thread_runtime", &[]).await,
+                200
+            );
+            drop(telemetry); // must not deadlock the only runtime thread
+        });
+    }
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(runtime_case(name));
+}
+
+#[cfg(feature = "actix")]
+#[test]
+fn inside_an_actix_web_app() {
+    let name = "inside_an_actix_web_app";
+    if is_child(name) {
+        return actix_rt::System::new().block_on(async {
+            use actix_web::{App, HttpServer, web};
+            let telemetry =
+                opencensus_settings::init_from_settings().unwrap_or_else(|e| panic!("{e}"));
+            let server = HttpServer::new(|| {
+                App::new()
+                    .wrap(opencensus_settings::actix::OpencensusMiddleware::new())
+                    .route(
+                        "/inside_an_actix_web_app",
+                        web::get().to(|| async { "actix" }),
+                    )
+            })
+            .workers(1)
+            .bind("127.0.0.1:0")
+            .unwrap();
+            let addr = server.addrs()[0];
+            let server = server.run();
+            let handle = server.handle();
+            actix_rt::spawn(server);
+            assert_eq!(get_path(addr, "/inside_an_actix_web_app", &[]).await, 200);
+            handle.stop(true).await;
+            drop(telemetry);
+        });
+    }
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(runtime_case(name));
+}
+
+// --- settings-level behaviour -----------------------------------------------------------
+
+#[test]
+fn missing_connection_string_names_every_way() {
+    let outcome = opencensus_settings::check(
+        opencensus_settings::Settings::loader()
+            .env([(
+                "OPENCENSUS__TRACE__EXPORTER",
+                "AzureExporter(service_name='x')",
+            )])
+            .current_dir("/nonexistent")
+            .executable_dir(None),
+    );
+    let text = outcome.to_string();
+    assert!(!outcome.is_ok());
+    for way in [
+        "connection_string=",
+        "APPLICATIONINSIGHTS_CONNECTION_STRING",
+        "APPINSIGHTS_INSTRUMENTATIONKEY",
+        "instrumentation_key=",
+    ] {
+        assert!(text.contains(way), "{way} missing from:\n{text}");
+    }
+}
+
+#[test]
+fn connection_string_errors_never_show_the_key() {
+    let secret = "InstrumentationKey=11111111-2222-3333-4444-55555555555Z";
+    for (var, value, exporter) in [
+        (
+            "OPENCENSUS__TRACE__EXPORTER",
+            format!("AzureExporter(connection_string='{secret}')"),
+            None,
+        ),
+        (
+            "APPLICATIONINSIGHTS_CONNECTION_STRING",
+            secret.to_string(),
+            Some("AzureExporter()"),
+        ),
+        (
+            "APPLICATIONINSIGHTS_CONNECTION_STRING",
+            "InstrumentationKey=11111111-2222-3333-4444-555555555555;Authorization=AAD".to_string(),
+            Some("AzureExporter()"),
+        ),
+    ] {
+        let mut env = vec![(var.to_string(), value.clone())];
+        if let Some(e) = exporter {
+            env.push(("OPENCENSUS__TRACE__EXPORTER".to_string(), e.to_string()));
+        }
+        let outcome = opencensus_settings::check(
+            opencensus_settings::Settings::loader()
+                .env(env)
+                .current_dir("/nonexistent")
+                .executable_dir(None),
+        );
+        let text = outcome.to_string();
+        assert!(!outcome.is_ok(), "{text}");
+        assert!(!text.contains("11111111"), "{text}");
+        if var.starts_with("APPLICATIONINSIGHTS") {
+            assert!(
+                text.contains("APPLICATIONINSIGHTS_CONNECTION_STRING"),
+                "{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn azure_keywords_are_validated() {
+    let cs = format!("InstrumentationKey={IKEY}");
+    for (spec, needle) in [
+        (
+            format!(
+                "AzureExporter(connection_string='{cs}', transport=opencensus.common.transports.sync.SyncTransport)"
+            ),
+            "SyncTransport is not accepted",
+        ),
+        (
+            format!("AzureExporter(connection_string='{cs}', instrumentation_key='{IKEY}')"),
+            "not both",
+        ),
+        (
+            format!("AzureExporter(connection_string='{cs}', export_interval=0)"),
+            "export_interval",
+        ),
+        (
+            format!("AzureExporter(connection_string='{cs}', max_batch_size=0)"),
+            "max_batch_size",
+        ),
+        (
+            format!("AzureExporter(connection_string='{cs}', timeout=-1)"),
+            "timeout",
+        ),
+        (
+            format!("AzureExporter(connection_string='{cs}', enable_local_storage=true)"),
+            "did you mean `True`?",
+        ),
+        (
+            format!("AzureExporter(connection_string='{cs}', proxies={{'ftp': 'http://p'}})"),
+            "proxies",
+        ),
+        (
+            format!("AzureExporter(connection_string='{cs}', servce_name='x')"),
+            "did you mean `service_name`?",
+        ),
+    ] {
+        let outcome = opencensus_settings::check(
+            opencensus_settings::Settings::loader()
+                .env([("OPENCENSUS__TRACE__EXPORTER", spec.as_str())])
+                .current_dir("/nonexistent")
+                .executable_dir(None),
+        );
+        assert!(outcome.to_string().contains(needle), "{spec}:\n{outcome}");
+        assert!(!outcome.to_string().contains(IKEY), "{outcome}");
+    }
+    let ok = opencensus_settings::check(
+        opencensus_settings::Settings::loader()
+            .env([(
+                "OPENCENSUS__TRACE__EXPORTER",
+                format!("AzureExporter(connection_string='{cs};IngestionEndpoint=http://10.1.2.3:8080/', service_name='svc', export_interval=1.5, max_batch_size=10, timeout=3, enable_local_storage=False, storage_path='/tmp/x', storage_max_size=1024, storage_retention_period=60, proxies={{'https': 'http://user:pw@proxy:3128'}}, transport=AsyncTransport)").as_str(),
+            )])
+            .current_dir("/nonexistent")
+            .executable_dir(None),
+    );
+    let text = ok.to_string();
+    assert!(ok.is_ok(), "{text}");
+    assert!(text.contains("http://10.1.2.3:8080/v2/track"), "{text}");
+    assert!(text.contains("plain http:// and not loopback"), "{text}");
+    assert!(!text.contains(IKEY) && !text.contains("pw@proxy"), "{text}");
+}

@@ -289,12 +289,20 @@ async fn child_app() {
 // --- the four runtime set-ups -----------------------------------------------------------
 
 async fn runtime_case(name: &str) {
+    runtime_case_with(name, "opencensus.trace.samplers.AlwaysOnSampler()").await;
+}
+
+async fn runtime_case_with(name: &str, sampler: &str) -> Vec<Value> {
     let ingest = Ingest::start().await;
     let dir = tempfile::tempdir().unwrap();
     let file = settings_file(
         dir.path(),
         "AzureExporter(service_name='rt', export_interval=0.05)",
     );
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("opencensus.trace.samplers.AlwaysOnSampler()", sampler);
+    std::fs::write(&file, text).unwrap();
     let out = child(
         name,
         vec![
@@ -317,6 +325,7 @@ async fn runtime_case(name: &str) {
         .await;
     assert!(ingest.rejected().is_empty(), "{:#?}", ingest.rejected());
     assert_eq!(requests(&all).len(), 1);
+    all
 }
 
 #[test]
@@ -353,17 +362,28 @@ fn inside_a_multi_thread_runtime() {
         return rt.block_on(async {
             let telemetry =
                 opencensus_settings::init_from_settings().unwrap_or_else(|e| panic!("{e}"));
+            // Secrets never show in Debug output.
+            assert!(!format!("{telemetry:?}").contains(IKEY));
             let addr = serve(app("/inside_a_multi_thread_runtime")).await;
-            assert_eq!(
-                get_path(addr, "/inside_a_multi_thread_runtime", &[]).await,
-                200
-            );
+            // ProbabilitySampler(rate=0.5) keeps a sampled parent; sampleRate says 50.
+            let tp = format!("00-{TRACE}-{PARENT}-01");
+            let status = get_path(
+                addr,
+                "/inside_a_multi_thread_runtime",
+                &[("traceparent", &tp)],
+            )
+            .await;
+            assert_eq!(status, 200);
             drop(telemetry); // inside the runtime
         });
     }
-    tokio::runtime::Runtime::new()
+    let envelopes = tokio::runtime::Runtime::new()
         .unwrap()
-        .block_on(runtime_case(name));
+        .block_on(runtime_case_with(
+            name,
+            "opencensus.trace.samplers.ProbabilitySampler(rate=0.5)",
+        ));
+    assert_eq!(envelopes[0]["sampleRate"], 50.0);
 }
 
 #[test]

@@ -22,31 +22,88 @@ pub struct ExportCounters {
     pub(crate) exported: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) dropped_queue_full: AtomicU64,
+    pub(crate) waited_queue_full: AtomicU64,
+    pub(crate) delivered: AtomicU64,
+    pub(crate) stored: AtomicU64,
+    pub(crate) resent: AtomicU64,
+    pub(crate) dropped_invalid: AtomicU64,
+    pub(crate) dropped_quota: AtomicU64,
+    pub(crate) dropped_storage_full: AtomicU64,
+    pub(crate) dropped_no_storage: AtomicU64,
+    pub(crate) dropped_expired: AtomicU64,
     pub(crate) last_error: Mutex<Option<String>>,
 }
 
-/// A snapshot of [`ExportCounters`].
+/// A snapshot of [`ExportCounters`]: spans through the export thread, and telemetry items
+/// (envelopes: a span and its exception events) through delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct ExportStats {
     /// Spans accepted into the queue.
     pub queued: u64,
-    /// Spans whose batch the exporter reported as sent.
+    /// Spans whose batch the exporter took (sent, or kept for later by delivery).
     pub exported: u64,
-    /// Spans whose batch failed to export (after the exporter's own retries).
+    /// Spans whose batch the exporter reported as failed.
     pub failed: u64,
-    /// Spans dropped because the queue was full.
+    /// Spans dropped because the queue stayed full for the whole wait (100 ms).
     pub dropped_queue_full: u64,
+    /// Spans whose producer had to wait for room in the full queue (back-pressure instead of
+    /// loss when the exporter falls behind).
+    pub waited_queue_full: u64,
+    /// Spans handed to the exporter whose export has not finished (after shutdown: lost, as
+    /// the grace period ended first).
+    pub in_flight: u64,
+    /// Items the ingestion service accepted.
+    pub delivered: u64,
+    /// Items written to local storage to be sent later.
+    pub stored: u64,
+    /// Stored items delivered later (by this process or the one before).
+    pub resent: u64,
+    /// Items the service refused as invalid (400); retrying cannot help.
+    pub dropped_invalid: u64,
+    /// Items refused over quota (402, 439).
+    pub dropped_quota: u64,
+    /// Items not stored because local storage was full (`storage_max_size`).
+    pub dropped_storage_full: u64,
+    /// Items that could not be sent before shutdown with local storage off.
+    pub dropped_no_storage: u64,
+    /// Stored items deleted unsent after `storage_retention_period`.
+    pub dropped_expired: u64,
+}
+
+impl ExportStats {
+    /// Every item lost, whatever the cause.
+    pub fn dropped(&self) -> u64 {
+        self.dropped_queue_full
+            + self.dropped_invalid
+            + self.dropped_quota
+            + self.dropped_storage_full
+            + self.dropped_no_storage
+            + self.dropped_expired
+    }
 }
 
 impl ExportCounters {
     /// The counts now.
     pub fn snapshot(&self) -> ExportStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         ExportStats {
-            queued: self.queued.load(Ordering::Relaxed),
-            exported: self.exported.load(Ordering::Relaxed),
-            failed: self.failed.load(Ordering::Relaxed),
-            dropped_queue_full: self.dropped_queue_full.load(Ordering::Relaxed),
+            queued: get(&self.queued),
+            exported: get(&self.exported),
+            failed: get(&self.failed),
+            dropped_queue_full: get(&self.dropped_queue_full),
+            waited_queue_full: get(&self.waited_queue_full),
+            in_flight: get(&self.queued)
+                .saturating_sub(get(&self.exported))
+                .saturating_sub(get(&self.failed)),
+            delivered: get(&self.delivered),
+            stored: get(&self.stored),
+            resent: get(&self.resent),
+            dropped_invalid: get(&self.dropped_invalid),
+            dropped_quota: get(&self.dropped_quota),
+            dropped_storage_full: get(&self.dropped_storage_full),
+            dropped_no_storage: get(&self.dropped_no_storage),
+            dropped_expired: get(&self.dropped_expired),
         }
     }
 
@@ -64,6 +121,25 @@ pub(crate) struct ThreadConfig {
     pub(crate) max_queue_size: usize,
 }
 
+/// How long a producer waits for room in a full queue before the span is dropped (counted).
+const QUEUE_FULL_WAIT: Duration = Duration::from_millis(100);
+
+/// Batches in flight at most (each is a task on the export thread's runtime): beyond this the
+/// thread waits for one to finish, and the queue absorbs the difference.
+const MAX_PENDING_EXPORTS: usize = 64;
+
+type Background = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+type ShutdownHook = Box<dyn Fn(std::time::Instant) + Send + Sync>;
+
+/// Optional extras for the export thread.
+#[derive(Default)]
+pub(crate) struct Hooks {
+    /// Runs on the export thread's runtime for as long as it lives (a storage drain, say).
+    pub(crate) background: Option<Background>,
+    /// Told the shutdown deadline before the last export (so sends stop in time).
+    pub(crate) on_shutdown: Option<ShutdownHook>,
+}
+
 enum Control {
     Flush(std::sync::mpsc::SyncSender<OTelSdkResult>),
     Shutdown(std::sync::mpsc::SyncSender<OTelSdkResult>),
@@ -76,6 +152,7 @@ pub(crate) struct ThreadProcessor {
     control: mpsc::UnboundedSender<Control>,
     counters: Arc<ExportCounters>,
     join: Mutex<Option<std::thread::JoinHandle<()>>>,
+    on_shutdown: Option<ShutdownHook>,
     name: &'static str,
 }
 
@@ -88,13 +165,74 @@ impl fmt::Debug for ThreadProcessor {
     }
 }
 
+/// The export thread's state: the exporter (shared with the export tasks) and the tasks.
+struct Exports<E> {
+    exporter: Arc<E>,
+    tasks: tokio::task::JoinSet<()>,
+    counters: Arc<ExportCounters>,
+    max: usize,
+}
+
+impl<E: SpanExporter + 'static> Exports<E> {
+    /// Starts exporting `batch` in chunks, each as a task; waits only when too many are pending.
+    async fn start(&mut self, batch: &mut Vec<SpanData>) {
+        while !batch.is_empty() {
+            let take = batch.len().min(self.max);
+            let chunk: Vec<SpanData> = batch.drain(..take).collect();
+            while self.tasks.len() >= MAX_PENDING_EXPORTS {
+                let _ = self.tasks.join_next().await;
+            }
+            let exporter = self.exporter.clone();
+            let counters = self.counters.clone();
+            self.tasks.spawn(async move {
+                let n = chunk.len() as u64;
+                match exporter.export(chunk).await {
+                    Ok(()) => {
+                        counters.exported.fetch_add(n, Ordering::Relaxed);
+                    }
+                    Err(err) => {
+                        counters.failed.fetch_add(n, Ordering::Relaxed);
+                        if let Ok(mut last) = counters.last_error.lock() {
+                            *last = Some(err.to_string());
+                        }
+                    }
+                }
+            });
+        }
+    }
+
+    /// Waits for every pending export.
+    async fn settle(&mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    fn result(&self, failed_before: u64) -> OTelSdkResult {
+        if self.counters.failed.load(Ordering::Relaxed) > failed_before {
+            let last = self.counters.last_error.lock().ok().and_then(|e| e.clone());
+            Err(OTelSdkError::InternalFailure(
+                last.unwrap_or_else(|| "export failed".into()),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn set_resource(&mut self, resource: &Resource) {
+        self.settle().await;
+        if let Some(exporter) = Arc::get_mut(&mut self.exporter) {
+            exporter.set_resource(resource);
+        }
+    }
+}
+
 impl ThreadProcessor {
     /// Starts the export thread for `exporter`.
     pub(crate) fn spawn<E>(
         name: &'static str,
-        mut exporter: E,
+        exporter: E,
         config: ThreadConfig,
         counters: Arc<ExportCounters>,
+        hooks: Hooks,
     ) -> std::io::Result<Self>
     where
         E: SpanExporter + 'static,
@@ -105,14 +243,23 @@ impl ThreadProcessor {
             .enable_all()
             .build()?;
         let thread_counters = counters.clone();
+        let background = hooks.background;
         let join = std::thread::Builder::new()
             .name(format!("opencensus-{name}"))
             .spawn(move || {
-                let counters = thread_counters;
                 // Nothing the exporter does (its HTTP client included) is ever traced.
                 let quiet = Context::new().with_telemetry_suppressed();
+                let max = config.max_batch_size.max(1);
+                let mut exports = Exports {
+                    exporter: Arc::new(exporter),
+                    tasks: tokio::task::JoinSet::new(),
+                    counters: thread_counters,
+                    max,
+                };
                 let work = async move {
-                    let max = config.max_batch_size.max(1);
+                    if let Some(background) = background {
+                        tokio::spawn(background);
+                    }
                     let mut batch: Vec<SpanData> = Vec::with_capacity(max);
                     let mut deadline: Option<tokio::time::Instant> = None;
                     loop {
@@ -125,23 +272,27 @@ impl ThreadProcessor {
                         tokio::select! {
                             biased;
                             control = control_rx.recv() => match control {
-                                Some(Control::Resource(resource)) => exporter.set_resource(&resource),
+                                Some(Control::Resource(resource)) => exports.set_resource(&resource).await,
                                 Some(Control::Flush(reply)) => {
+                                    let failed = exports.counters.failed.load(Ordering::Relaxed);
                                     while let Ok(span) = spans_rx.try_recv() {
                                         batch.push(span);
                                     }
-                                    let result = export_all(&exporter, &mut batch, max, &counters).await;
+                                    exports.start(&mut batch).await;
+                                    exports.settle().await;
                                     deadline = None;
-                                    let _ = reply.send(result);
+                                    let _ = reply.send(exports.result(failed));
                                 }
                                 Some(Control::Shutdown(reply)) => {
+                                    let failed = exports.counters.failed.load(Ordering::Relaxed);
                                     spans_rx.close();
                                     while let Ok(span) = spans_rx.try_recv() {
                                         batch.push(span);
                                     }
-                                    let result = export_all(&exporter, &mut batch, max, &counters).await;
-                                    let shutdown = exporter.shutdown();
-                                    let _ = reply.send(result.and(shutdown));
+                                    exports.start(&mut batch).await;
+                                    exports.settle().await;
+                                    let shutdown = exports.exporter.shutdown();
+                                    let _ = reply.send(exports.result(failed).and(shutdown));
                                     return;
                                 }
                                 None => return,
@@ -150,7 +301,7 @@ impl ThreadProcessor {
                                 Some(span) => {
                                     batch.push(span);
                                     if batch.len() >= max {
-                                        let _ = export_all(&exporter, &mut batch, max, &counters).await;
+                                        exports.start(&mut batch).await;
                                         deadline = None;
                                     } else if deadline.is_none() {
                                         deadline = Some(tokio::time::Instant::now() + config.export_interval);
@@ -159,7 +310,7 @@ impl ThreadProcessor {
                                 None => return,
                             },
                             () = sleep => {
-                                let _ = export_all(&exporter, &mut batch, max, &counters).await;
+                                exports.start(&mut batch).await;
                                 deadline = None;
                             }
                         }
@@ -172,6 +323,7 @@ impl ThreadProcessor {
             control: control_tx,
             counters,
             join: Mutex::new(Some(join)),
+            on_shutdown: hooks.on_shutdown,
             name,
         })
     }
@@ -195,33 +347,6 @@ impl ThreadProcessor {
     }
 }
 
-async fn export_all<E: SpanExporter>(
-    exporter: &E,
-    batch: &mut Vec<SpanData>,
-    max: usize,
-    counters: &ExportCounters,
-) -> OTelSdkResult {
-    let mut result = Ok(());
-    while !batch.is_empty() {
-        let take = batch.len().min(max);
-        let chunk: Vec<SpanData> = batch.drain(..take).collect();
-        let n = chunk.len() as u64;
-        match exporter.export(chunk).await {
-            Ok(()) => {
-                counters.exported.fetch_add(n, Ordering::Relaxed);
-            }
-            Err(err) => {
-                counters.failed.fetch_add(n, Ordering::Relaxed);
-                if let Ok(mut last) = counters.last_error.lock() {
-                    *last = Some(err.to_string());
-                }
-                result = Err(err);
-            }
-        }
-    }
-    result
-}
-
 impl SpanProcessor for ThreadProcessor {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
@@ -229,16 +354,40 @@ impl SpanProcessor for ThreadProcessor {
         if !span.span_context.is_sampled() {
             return;
         }
-        match self.spans.try_send(span) {
+        let mut span = match self.spans.try_send(span) {
             Ok(()) => {
                 self.counters.queued.fetch_add(1, Ordering::Relaxed);
+                return;
             }
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.counters
-                    .dropped_queue_full
-                    .fetch_add(1, Ordering::Relaxed);
+            Err(mpsc::error::TrySendError::Closed(_)) => return crate::install::count_late(1),
+            Err(mpsc::error::TrySendError::Full(span)) => span,
+        };
+        // The exporter fell behind and the queue (its memory bound) is full: wait a little for
+        // room rather than lose the span; drop (counted) only if none comes.
+        self.counters
+            .waited_queue_full
+            .fetch_add(1, Ordering::Relaxed);
+        let deadline = std::time::Instant::now() + QUEUE_FULL_WAIT;
+        let mut pause = Duration::from_micros(20);
+        loop {
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(2));
+            match self.spans.try_send(span) {
+                Ok(()) => {
+                    self.counters.queued.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => return crate::install::count_late(1),
+                Err(mpsc::error::TrySendError::Full(back)) => {
+                    if std::time::Instant::now() >= deadline {
+                        self.counters
+                            .dropped_queue_full
+                            .fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                    span = back;
+                }
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => crate::install::count_late(1),
         }
     }
 
@@ -247,6 +396,11 @@ impl SpanProcessor for ThreadProcessor {
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        // Sends stop a little before the deadline, so what is left can be stored in time.
+        if let Some(hook) = &self.on_shutdown {
+            let margin = (timeout / 10).min(Duration::from_millis(500));
+            hook(std::time::Instant::now() + timeout.saturating_sub(margin));
+        }
         let result = self.ask(Control::Shutdown, timeout);
         if result.is_ok()
             && let Ok(mut join) = self.join.lock()

@@ -115,10 +115,33 @@ pub fn init_with(settings: Settings) -> Result<Telemetry, Error> {
     }
 }
 
+/// Builds everything [`init_with`] builds (tracer provider, exporter, export thread) without
+/// touching any global: for tests, and for several providers in one process. Give the provider
+/// to the middleware with `OpencensusLayer::new().with_tracer_provider(...)`. Dropping the guard
+/// flushes and shuts down, as for [`init_with`].
+///
+/// # Errors
+/// As [`init_with`] (never [`ErrorKind::AlreadyInstalled`]).
+pub fn build(settings: Settings) -> Result<Telemetry, Error> {
+    match resolve(&settings) {
+        Ok(resolved) => construct(settings, resolved, false),
+        Err((problems, _)) => Err(Error::from_problems(problems)),
+    }
+}
+
 fn install(settings: Settings, resolved: crate::resolve::Resolved) -> Result<Telemetry, Error> {
-    if INSTALLED
-        .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
-        .is_err()
+    construct(settings, resolved, true)
+}
+
+fn construct(
+    settings: Settings,
+    resolved: crate::resolve::Resolved,
+    global: bool,
+) -> Result<Telemetry, Error> {
+    if global
+        && INSTALLED
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
     {
         return Err(Problem::new(
             ErrorKind::AlreadyInstalled,
@@ -141,7 +164,9 @@ fn install(settings: Settings, resolved: crate::resolve::Resolved) -> Result<Tel
         let processor = match resolved.exporter.build(&cx) {
             Ok(p) => p,
             Err(err) => {
-                INSTALLED.store(false, Ordering::SeqCst);
+                if global {
+                    INSTALLED.store(false, Ordering::SeqCst);
+                }
                 let p = Problem::new(
                     ErrorKind::Install,
                     format!("cannot build the exporter: {err}"),
@@ -168,27 +193,30 @@ fn install(settings: Settings, resolved: crate::resolve::Resolved) -> Result<Tel
 
     let propagator: Arc<dyn opentelemetry::propagation::TextMapPropagator + Send + Sync> =
         Arc::from(resolved.propagator);
-    global::set_text_map_propagator(PropagatorHandle(propagator.clone()));
-    match &provider {
-        Some((p, _)) => {
-            global::set_tracer_provider(p.clone());
-        }
-        None => {
-            global::set_tracer_provider(NoopTracerProvider::new());
-        }
-    }
-    if let Ok(mut current) = CURRENT.write() {
-        *current = Some(Arc::new(Installed {
-            exclude_paths: resolved.exclude_paths,
-            exclude_hostnames: resolved.exclude_hostnames,
-            sample_rate,
-            disabled,
-            propagator,
-            tracer_provider: provider.as_ref().map(|(p, _)| p.clone()),
-        }));
-    }
+    let installed = Arc::new(Installed {
+        exclude_paths: resolved.exclude_paths,
+        exclude_hostnames: resolved.exclude_hostnames,
+        sample_rate,
+        disabled,
+        propagator: propagator.clone(),
+        tracer_provider: provider.as_ref().map(|(p, _)| p.clone()),
+    });
     let report = resolved.report;
-    tracing::info!(target: "opencensus_settings", "opencensus-settings installed\n{report}");
+    if global {
+        global::set_text_map_propagator(PropagatorHandle(propagator));
+        match &provider {
+            Some((p, _)) => {
+                global::set_tracer_provider(p.clone());
+            }
+            None => {
+                global::set_tracer_provider(NoopTracerProvider::new());
+            }
+        }
+        if let Ok(mut current) = CURRENT.write() {
+            *current = Some(installed.clone());
+        }
+        tracing::info!(target: "opencensus_settings", "opencensus-settings installed\n{report}");
+    }
     let (provider, counts) = match provider {
         Some((p, c)) => (Some(p), Some(c)),
         None => (None, None),
@@ -201,6 +229,8 @@ fn install(settings: Settings, resolved: crate::resolve::Resolved) -> Result<Tel
         grace: Duration::from_secs(5),
         done: false,
         export_counters,
+        global,
+        installed,
     })
 }
 
@@ -215,6 +245,8 @@ pub struct Telemetry {
     grace: Duration,
     done: bool,
     export_counters: Arc<ExportCounters>,
+    global: bool,
+    installed: Arc<Installed>,
 }
 
 impl fmt::Debug for Telemetry {
@@ -242,6 +274,11 @@ impl Telemetry {
     /// The effective settings.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// What the middleware reads: exclusion lists, propagator, provider.
+    pub fn installed(&self) -> &Arc<Installed> {
+        &self.installed
     }
 
     /// The installed SDK tracer provider (`None` when `OTEL_SDK_DISABLED=true`).
@@ -287,9 +324,11 @@ impl Telemetry {
         }
     }
 
-    /// Flushes and shuts down now (what dropping the guard does).
-    pub fn shutdown(mut self) {
+    /// Flushes and shuts down now (what dropping the guard does), and returns the final
+    /// counts: what was delivered, stored for later, or dropped and why.
+    pub fn shutdown(mut self) -> ExportStats {
         self.shutdown_inner();
+        self.export_counters.snapshot()
     }
 
     fn shutdown_inner(&mut self) {
@@ -298,22 +337,45 @@ impl Telemetry {
         }
         self.done = true;
         if let Some(provider) = self.provider.take() {
-            // Spans started after this point go to a provider that counts them.
-            global::set_tracer_provider(LateProvider);
+            if self.global {
+                // Spans started after this point go to a provider that counts them.
+                global::set_tracer_provider(LateProvider);
+            }
             if let Err(err) = provider.shutdown_with_timeout(self.grace) {
                 tracing::warn!(target: "opencensus_settings", "tracing shutdown: {err}");
             }
             let stats = self.export_counters.snapshot();
-            if stats.failed > 0 || stats.dropped_queue_full > 0 {
+            if stats.in_flight > 0 {
+                tracing::warn!(
+                    target: "opencensus_settings",
+                    "{} spans were still being exported when the shutdown grace period ({:?}) ended; they are lost",
+                    stats.in_flight,
+                    self.grace
+                );
+            }
+            if stats.failed > 0 || stats.dropped() > 0 {
                 tracing::warn!(
                     target: "opencensus_settings",
                     exported = stats.exported,
+                    delivered = stats.delivered,
+                    stored = stats.stored,
                     failed = stats.failed,
                     dropped_queue_full = stats.dropped_queue_full,
+                    dropped_invalid = stats.dropped_invalid,
+                    dropped_quota = stats.dropped_quota,
+                    dropped_storage_full = stats.dropped_storage_full,
+                    dropped_no_storage = stats.dropped_no_storage,
+                    dropped_expired = stats.dropped_expired,
                     last_error = self.export_counters.last_error().unwrap_or_default(),
-                    "telemetry was lost: {} spans failed to export, {} were dropped because the queue was full",
-                    stats.failed,
-                    stats.dropped_queue_full
+                    "telemetry was lost: {} items dropped, {} spans failed to export",
+                    stats.dropped(),
+                    stats.failed
+                );
+            } else if stats.stored > stats.resent {
+                tracing::info!(
+                    target: "opencensus_settings",
+                    "{} telemetry items wait in local storage; the next process with the same key sends them",
+                    stats.stored - stats.resent
                 );
             }
             if let Some(counts) = &self.counts {
@@ -325,13 +387,15 @@ impl Telemetry {
                     count_late(open);
                 }
             }
-        } else {
+        } else if self.global {
             global::set_tracer_provider(LateProvider);
         }
-        if let Ok(mut current) = CURRENT.write() {
-            *current = None;
+        if self.global {
+            if let Ok(mut current) = CURRENT.write() {
+                *current = None;
+            }
+            INSTALLED.store(false, Ordering::SeqCst);
         }
-        INSTALLED.store(false, Ordering::SeqCst);
     }
 }
 

@@ -71,7 +71,7 @@ pub mod actix {
 pub use error::{Error, ErrorKind, Problem};
 pub use export_thread::{ExportCounters, ExportStats};
 pub use install::{
-    Installed, Telemetry, init_from_settings, init_with, installed, spans_after_shutdown,
+    Installed, Telemetry, build, init_from_settings, init_with, installed, spans_after_shutdown,
 };
 pub use origin::Origin;
 pub use registry::Registry;

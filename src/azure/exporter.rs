@@ -1,8 +1,8 @@
 //! The exporter itself: `opentelemetry-application-insights` with our HTTP client, wrapped so
 //! that the envelopes match SPEC section 7 where the crate alone does not.
 
-use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,15 +15,37 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use super::AzureConfig;
-use crate::export_thread::{ThreadConfig, ThreadProcessor};
+use super::delivery::Delivery;
+use super::storage::Storage;
+use crate::export_thread::{Hooks, ThreadConfig, ThreadProcessor};
 use crate::registry::BuildContext;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Our HTTP client: reqwest (rustls, the platform's root certificates), a per-request timeout,
-/// explicit proxies only (no proxy taken from the environment behind the settings' back).
+/// Builds the reqwest client: rustls with the platform's roots, a per-request timeout, explicit
+/// proxies only (no proxy taken from the environment behind the settings' back).
+fn reqwest_client(config: &AzureConfig) -> Result<reqwest::Client, BoxError> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(config.timeout)
+        .connect_timeout(config.timeout)
+        .user_agent(concat!("opencensus-settings/", env!("CARGO_PKG_VERSION")))
+        .no_proxy();
+    for (scheme, url) in &config.proxies {
+        let proxy = match scheme.as_str() {
+            "http" => reqwest::Proxy::http(url.expose()),
+            _ => reqwest::Proxy::https(url.expose()),
+        }
+        .map_err(|_| format!("the '{scheme}' proxy is not a valid URL"))?;
+        builder = builder.proxy(proxy);
+    }
+    Ok(builder.build()?)
+}
+
+/// The HTTP client the crate sends through: it hands every batch to [`Delivery`], which owns
+/// the retry policy and local storage, and answers the crate with success once delivery has
+/// taken responsibility, so the crate's own retry loop never runs.
 pub(crate) struct Client {
-    inner: reqwest::Client,
+    delivery: Arc<Delivery>,
 }
 
 impl fmt::Debug for Client {
@@ -32,38 +54,13 @@ impl fmt::Debug for Client {
     }
 }
 
-impl Client {
-    pub(crate) fn new(config: &AzureConfig) -> Result<Self, BoxError> {
-        let mut builder = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            .user_agent(concat!("opencensus-settings/", env!("CARGO_PKG_VERSION")))
-            .no_proxy();
-        for (scheme, url) in &config.proxies {
-            let proxy = match scheme.as_str() {
-                "http" => reqwest::Proxy::http(url.expose()),
-                _ => reqwest::Proxy::https(url.expose()),
-            }
-            .map_err(|_| format!("the '{scheme}' proxy is not a valid URL"))?;
-            builder = builder.proxy(proxy);
-        }
-        Ok(Client {
-            inner: builder.build()?,
-        })
-    }
-}
-
 #[async_trait::async_trait]
 impl HttpClient for Client {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
-        let request = reqwest::Request::try_from(request)?;
-        let response = self.inner.execute(request).await?;
-        let mut builder = Response::builder().status(response.status());
-        if let Some(headers) = builder.headers_mut() {
-            *headers = response.headers().clone();
-        }
-        let body = response.bytes().await?;
-        Ok(builder.body(body)?)
+        self.delivery.deliver(request.into_body()).await;
+        Ok(Response::builder().status(200).body(Bytes::from_static(
+            b"{\"itemsReceived\":0,\"itemsAccepted\":0,\"errors\":[]}",
+        ))?)
     }
 }
 
@@ -166,26 +163,74 @@ pub(crate) fn host_name() -> String {
         .unwrap_or_default()
 }
 
+/// A hash that stays the same across builds and Rust versions (FNV-1a), so the next process
+/// with the same key finds the same storage folder.
+fn stable_hash(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The storage folder: `storage_path=`, else the temp dir plus a folder named by a hash of the
+/// instrumentation key and the endpoint.
+pub(crate) fn storage_dir(config: &AzureConfig) -> std::path::PathBuf {
+    match &config.storage_path {
+        Some(p) => std::path::PathBuf::from(p),
+        None => std::env::temp_dir().join(format!(
+            "opencensus-settings-{:016x}",
+            stable_hash(&format!(
+                "{}|{}",
+                config
+                    .connection
+                    .instrumentation_key
+                    .expose()
+                    .to_ascii_lowercase(),
+                config.connection.ingestion_endpoint
+            ))
+        )),
+    }
+}
+
 /// Builds the exporter and its export thread (install time: never in `check`).
 pub(crate) fn build(
     config: AzureConfig,
     cx: &BuildContext<'_>,
 ) -> Result<ThreadProcessor, BoxError> {
-    let client = Client::new(&config)?;
-    let endpoint: Cow<'_, str> = Cow::Borrowed(&config.connection.ingestion_endpoint);
-    let lower = endpoint.to_ascii_lowercase();
-    if lower.starts_with("http://") && !super::is_loopback(&endpoint) {
+    let endpoint = config.connection.ingestion_endpoint.clone();
+    if endpoint.to_ascii_lowercase().starts_with("http://") && !super::is_loopback(&endpoint) {
         tracing::warn!(
             target: "opencensus_settings",
             "AzureExporter sends to a plain http:// endpoint that is not loopback ({endpoint}): telemetry travels unencrypted"
         );
     }
+    let storage = if config.enable_local_storage {
+        Some(Storage::open(
+            &storage_dir(&config),
+            config.storage_max_size,
+            config.storage_retention_period,
+        )?)
+    } else {
+        None
+    };
+    let counters = cx.counters();
+    let delivery = Delivery::new(
+        reqwest_client(&config)?,
+        &endpoint,
+        storage,
+        counters.clone(),
+    );
+    let client = Client {
+        delivery: delivery.clone(),
+    };
     let connection_string = format!(
         "InstrumentationKey={}",
         config.connection.instrumentation_key.expose()
     );
-    // The crate rewrites an http:// IngestionEndpoint to https:// (so nothing reaches a local
-    // proxy or test server); its deprecated `with_endpoint` keeps the endpoint as given.
+    // The endpoint given here only builds the envelopes' target: delivery posts to the
+    // configured endpoint itself, http:// included (the crate would rewrite it to https://).
     #[allow(deprecated)]
     let exporter = Exporter::new_from_connection_string(connection_string, client)
         .map_err(|_| "the instrumentation key was refused by opentelemetry-application-insights")?
@@ -198,6 +243,8 @@ pub(crate) fn build(
         service_name: config.service_name.clone(),
         host: host_name(),
     };
+    let drain = delivery.clone();
+    let on_shutdown = delivery.clone();
     let processor = ThreadProcessor::spawn(
         "azure",
         wrapped,
@@ -206,7 +253,11 @@ pub(crate) fn build(
             export_interval: config.export_interval,
             max_queue_size: 65_536,
         },
-        cx.counters(),
+        counters,
+        Hooks {
+            background: Some(Box::pin(async move { drain.drain_forever().await })),
+            on_shutdown: Some(Box::new(move |deadline| on_shutdown.shut_down_at(deadline))),
+        },
     )?;
     Ok(processor)
 }

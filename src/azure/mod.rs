@@ -13,7 +13,9 @@
 //! | sampler rate x 100 | `sampleRate` |
 
 mod connection;
+mod delivery;
 mod exporter;
+mod storage;
 
 use std::sync::Arc;
 use std::time::Duration;

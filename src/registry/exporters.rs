@@ -115,6 +115,7 @@ impl ExporterComponent {
                     max_queue_size: 65_536,
                 },
                 cx.counters(),
+                crate::export_thread::Hooks::default(),
             )?)
         })
     }

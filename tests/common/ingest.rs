@@ -35,6 +35,7 @@ pub enum Mode {
 
 #[derive(Debug, Default)]
 struct State {
+    call_times: Vec<Instant>,
     accepted: Vec<Value>,
     rejected: Vec<(Value, String)>,
     calls: usize,
@@ -94,6 +95,26 @@ impl Ingest {
 
     pub fn calls(&self) -> usize {
         self.state.lock().unwrap().calls
+    }
+
+    /// When each track call arrived.
+    pub fn call_times(&self) -> Vec<Instant> {
+        self.state.lock().unwrap().call_times.clone()
+    }
+
+    /// Request envelopes accepted, by their id (span id); more than one means a duplicate.
+    pub fn request_ids(&self) -> std::collections::HashMap<String, usize> {
+        let mut ids = std::collections::HashMap::new();
+        for e in self.accepted() {
+            if e["name"] == "Microsoft.ApplicationInsights.Request" {
+                let id = e["data"]["baseData"]["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                *ids.entry(id).or_insert(0) += 1;
+            }
+        }
+        ids
     }
 
     pub fn gzip_calls(&self) -> usize {
@@ -157,6 +178,7 @@ impl Ingest {
                 .nth(1)
                 .unwrap_or_default()
                 .to_string();
+            self.state.lock().unwrap().call_times.push(Instant::now());
             let mode = self.mode.lock().unwrap().clone();
             let (status, extra, body) = match mode {
                 Mode::Drop => {

@@ -33,6 +33,8 @@
 //! |---|---|---|
 //! | `axum` | yes | [`OpencensusLayer`]: the tower layer for axum, hyper and tonic |
 //! | `azure` | yes | `AzureExporter`: Azure Application Insights `requests` telemetry |
+//! | `otlp` | no | `OTLPSpanExporter`: an OpenTelemetry Collector over OTLP (http/protobuf, gRPC) |
+//! | `reqwest` | no | [`client::TracingMiddleware`]: outgoing calls as CLIENT spans, honouring `EXCLUDELIST_HOSTNAMES` |
 //! | `actix` | no | [`actix::OpencensusMiddleware`] for actix-web 4 |
 //! | `tracing` | no | `tracing` spans in handlers become children of the request span |
 
@@ -41,6 +43,8 @@
 #[cfg(feature = "azure")]
 mod azure;
 mod check;
+#[cfg(feature = "reqwest")]
+pub mod client;
 mod error;
 pub mod exclude;
 mod export_thread;

@@ -1,0 +1,1 @@
+//! Outgoing HTTP calls (feature `reqwest`): placeholder, written next.

@@ -237,11 +237,32 @@ impl ThreadProcessor {
     where
         E: SpanExporter + 'static,
     {
+        Self::spawn_built(name, move || Ok(exporter), config, counters, hooks)
+            .map_err(std::io::Error::other)
+    }
+
+    /// Starts the export thread, building the exporter inside its runtime's context (exporters
+    /// such as tonic's open their channel on the current runtime).
+    pub(crate) fn spawn_built<E, F>(
+        name: &'static str,
+        make: F,
+        config: ThreadConfig,
+        counters: Arc<ExportCounters>,
+        hooks: Hooks,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>>
+    where
+        E: SpanExporter + 'static,
+        F: FnOnce() -> Result<E, Box<dyn std::error::Error + Send + Sync>>,
+    {
         let (spans_tx, mut spans_rx) = mpsc::channel::<SpanData>(config.max_queue_size.max(1));
         let (control_tx, mut control_rx) = mpsc::unbounded_channel::<Control>();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
+        let exporter = {
+            let _entered = runtime.enter();
+            make()?
+        };
         let thread_counters = counters.clone();
         let background = hooks.background;
         let join = std::thread::Builder::new()

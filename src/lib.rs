@@ -52,6 +52,8 @@ mod install;
 #[cfg(any(feature = "axum", feature = "actix"))]
 mod middleware;
 mod origin;
+#[cfg(feature = "otlp")]
+mod otlp;
 pub mod propagation;
 pub mod registry;
 mod resolve;

@@ -222,14 +222,46 @@ pub(crate) fn register(r: &mut Registry) {
             "build opencensus-settings with the `azure` feature",
         ),
     );
-    r.add_builtin_params(
+    #[cfg(feature = "otlp")]
+    crate::otlp::register(r);
+    #[cfg(not(feature = "otlp"))]
+    for name in [
         "opentelemetry.exporter.otlp.proto.http.trace_exporter.OTLPSpanExporter",
-        Vec::new(),
-        Factory::Unavailable(
-            ComponentKind::Exporter,
-            "the OTLP exporter is not implemented yet",
-        ),
+        "opentelemetry.exporter.otlp.proto.grpc.trace_exporter.OTLPSpanExporter",
+    ] {
+        r.add_builtin_params(
+            name,
+            Vec::new(),
+            Factory::Unavailable(
+                ComponentKind::Exporter,
+                "build opencensus-settings with the `otlp` feature",
+            ),
+        );
+    }
+
+    // OTEL_TRACES_EXPORTER=none: spans are sampled as configured and go nowhere.
+    r.add_builtin(
+        "opencensus_settings.exporters.NoExporter",
+        &[],
+        Factory::Exporter(Arc::new(|_| {
+            Ok(ExporterComponent::processor(|_| Ok(NoProcessor)))
+        })),
     );
+}
+
+/// Exports nothing (`OTEL_TRACES_EXPORTER=none`).
+#[derive(Debug)]
+struct NoProcessor;
+
+impl SpanProcessor for NoProcessor {
+    fn on_start(&self, _span: &mut opentelemetry_sdk::trace::Span, _cx: &opentelemetry::Context) {}
+    fn on_end(&self, _span: SpanData) {}
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+    fn shutdown_with_timeout(&self, _timeout: std::time::Duration) -> OTelSdkResult {
+        Ok(())
+    }
 }
 
 /// One line per span on stdout (OpenCensus's PrintExporter, made readable).

@@ -120,6 +120,7 @@ pub(crate) enum Factory {
     Propagator(Arc<PropagatorFactory>),
     Transport,
     /// Known, but not usable in this build: the reason.
+    #[cfg_attr(all(feature = "azure", feature = "otlp"), allow(dead_code))]
     Unavailable(ComponentKind, &'static str),
 }
 

@@ -69,6 +69,15 @@ pub(crate) fn read(vars: &[EnvVar]) -> Standard {
         });
     }
 
+    if let Some(exporter) = get(vars, "OTEL_TRACES_EXPORTER", problems) {
+        out.entries.push(StandardEntry {
+            key: Key::Exporter,
+            spec: exporter_spec(exporter),
+            origin: Origin::env("OTEL_TRACES_EXPORTER"),
+            shown: format!("OTEL_TRACES_EXPORTER={exporter}"),
+        });
+    }
+
     if let Some(propagators) = get(vars, "OTEL_PROPAGATORS", problems) {
         out.entries.push(StandardEntry {
             key: Key::Propagator,
@@ -201,6 +210,38 @@ fn sampler_spec(name: &str, arg: Option<&str>) -> Result<String, Problem> {
                 p = p.help(format!("did you mean `{c}`?"));
             }
             return Err(p.help(format!("accepted: {}", accepted.join(", "))));
+        }
+    })
+}
+
+fn exporter_spec(value: &str) -> Result<String, Problem> {
+    let items: Vec<&str> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if items.len() > 1 {
+        return Err(Problem::new(
+            ErrorKind::NotAvailable,
+            format!("OTEL_TRACES_EXPORTER=`{value}` names several exporters; one is supported"),
+        )
+        .key("EXPORTER")
+        .at(Origin::env("OTEL_TRACES_EXPORTER")));
+    }
+    Ok(match value.trim().to_ascii_lowercase().as_str() {
+        "otlp" => {
+            "opentelemetry.exporter.otlp.proto.http.trace_exporter.OTLPSpanExporter()".to_string()
+        }
+        "console" => "opencensus.trace.print_exporter.PrintExporter()".to_string(),
+        "none" => "opencensus_settings.exporters.NoExporter()".to_string(),
+        other => {
+            return Err(Problem::new(
+                ErrorKind::InvalidEnvironment,
+                format!("OTEL_TRACES_EXPORTER has the unknown value `{other}`"),
+            )
+            .key("EXPORTER")
+            .at(Origin::env("OTEL_TRACES_EXPORTER"))
+            .help("accepted: otlp, console, none"));
         }
     })
 }

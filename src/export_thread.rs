@@ -138,6 +138,8 @@ pub(crate) struct Hooks {
     pub(crate) background: Option<Background>,
     /// Told the shutdown deadline before the last export (so sends stop in time).
     pub(crate) on_shutdown: Option<ShutdownHook>,
+    /// Runs on the export thread after the last export, before the exporter shuts down.
+    pub(crate) finish: Option<Background>,
 }
 
 enum Control {
@@ -265,6 +267,7 @@ impl ThreadProcessor {
         };
         let thread_counters = counters.clone();
         let background = hooks.background;
+        let mut finish = hooks.finish;
         let join = std::thread::Builder::new()
             .name(format!("opencensus-{name}"))
             .spawn(move || {
@@ -312,6 +315,9 @@ impl ThreadProcessor {
                                     }
                                     exports.start(&mut batch).await;
                                     exports.settle().await;
+                                    if let Some(finish) = finish.take() {
+                                        finish.await;
+                                    }
                                     let shutdown = exports.exporter.shutdown();
                                     let _ = reply.send(exports.result(failed).and(shutdown));
                                     return;

@@ -29,9 +29,11 @@ const TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
 const PARENT: &str = "b7ad6b7169203331";
 
 /// What a collector received: the requests and each request's headers/metadata.
+type Headers = Vec<(String, String)>;
+
 #[derive(Clone, Default)]
 struct Received {
-    requests: Arc<Mutex<Vec<(ExportTraceServiceRequest, Vec<(String, String)>)>>>,
+    requests: Arc<Mutex<Vec<(ExportTraceServiceRequest, Headers)>>>,
 }
 
 impl Received {
@@ -169,7 +171,7 @@ mod futures_core_stream {
     use std::pin::Pin;
     use std::task::{Context, Poll};
 
-    pub use tokio_stream_shim::Stream;
+    pub(crate) use tokio_stream_shim::Stream;
 
     pub(super) fn unfold(listener: tokio::net::TcpListener) -> Incoming {
         Incoming(listener)
@@ -189,7 +191,7 @@ mod futures_core_stream {
     }
 
     mod tokio_stream_shim {
-        pub use tonic::codegen::tokio_stream::Stream;
+        pub(crate) use tonic::codegen::tokio_stream::Stream;
     }
 }
 

@@ -26,6 +26,8 @@ use crate::export_thread::ExportCounters;
 const MIN_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const MAX_IN_FLIGHT: usize = 4;
+/// How long a batch waits for a free connection before it is spilled to storage.
+const BUSY_WAIT: Duration = Duration::from_secs(1);
 
 fn transient(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
@@ -324,7 +326,14 @@ impl Delivery {
             } else {
                 match self.permits.try_acquire() {
                     Ok(p) => Some(p),
-                    Err(_) if self.storage.is_some() => None,
+                    // Every connection is busy: wait for one a little (a healthy service frees
+                    // them in milliseconds); if ingestion is that slow, spill to storage.
+                    Err(_) if self.storage.is_some() => {
+                        tokio::time::timeout(BUSY_WAIT, self.permits.acquire())
+                            .await
+                            .ok()
+                            .and_then(Result::ok)
+                    }
                     Err(_) => self.permits.acquire().await.ok(),
                 }
             };
@@ -393,10 +402,18 @@ impl Delivery {
         }
     }
 
+    /// At shutdown: resends what waits in storage until the grace deadline (what is left stays
+    /// for the next process).
+    pub(crate) async fn drain_before_deadline(self: Arc<Self>) {
+        if let Some(storage) = &self.storage {
+            self.drain_once(storage).await;
+        }
+    }
+
     /// Sends stored batches until none is left or ingestion fails; `true` if it sent any.
     async fn drain_once(&self, storage: &Storage) -> bool {
         let mut sent = false;
-        while !self.in_outage() && self.deadline().is_none() {
+        while !self.in_outage() && self.deadline().is_none_or(|d| Instant::now() < d) {
             let Some(lease) = storage.take() else { break };
             let count = lease.count;
             let body = Bytes::from(lease.body.clone());

@@ -244,6 +244,7 @@ pub(crate) fn build(
         host: host_name(),
     };
     let drain = delivery.clone();
+    let finish = delivery.clone();
     let on_shutdown = delivery.clone();
     let processor = ThreadProcessor::spawn(
         "azure",
@@ -257,6 +258,9 @@ pub(crate) fn build(
         Hooks {
             background: Some(Box::pin(async move { drain.drain_forever().await })),
             on_shutdown: Some(Box::new(move |deadline| on_shutdown.shut_down_at(deadline))),
+            finish: Some(Box::pin(
+                async move { finish.drain_before_deadline().await },
+            )),
         },
     )?;
     Ok(processor)

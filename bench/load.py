@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Drives bench/load.sh: starts the sink and the servers, runs wrk, prints the table."""
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def parse_args():
+    p = argparse.ArgumentParser()
+    p.add_argument("--bin", required=True)
+    p.add_argument("--smoke", action="store_true")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--duration", type=int, default=10)
+    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--modes", default="traced,sampled_out,excluded,peer,outage")
+    a = p.parse_args()
+    if a.smoke:
+        a.rounds, a.duration, a.modes = 1, 2, "traced"
+    return a
+
+
+def read_line_with(proc, prefix):
+    while True:
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"process ended before printing {prefix}")
+        line = line.decode().strip()
+        if line.startswith(prefix):
+            return line[len(prefix):]
+
+
+def sink_count(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/count", timeout=10) as r:
+        return int(r.read().decode())
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK
+
+
+def peak_rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def to_us(text):
+    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    value, unit = float(m.group(1)), m.group(2)
+    return value * {"us": 1, "ms": 1000, "s": 1_000_000}[unit]
+
+
+def wrk(port, path, seconds, connections):
+    out = subprocess.run(
+        ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+         f"http://127.0.0.1:{port}{path}"],
+        check=True, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    p50 = to_us(re.search(r"50%\s+([\d.]+\w+)", out).group(1))
+    p99 = to_us(re.search(r"99%\s+([\d.]+\w+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"wrk saw errors:\n{out}")
+    return rps, total, p50, p99
+
+
+def run(args, mode, sink_port):
+    path = "/healthz" if mode == "excluded" else "/"
+    sink = f"http://127.0.0.1:{sink_port}" if mode != "outage" else "http://127.0.0.1:1"
+    with tempfile.TemporaryDirectory() as storage:
+        before = sink_count(sink_port)
+        proc = subprocess.Popen(
+            ["taskset", "-c", "0", args.bin, "server", "--mode", mode, "--sink", sink,
+             "--storage", storage],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        port = int(read_line_with(proc, "PORT="))
+        wrk(port, path, 1, args.connections)  # warm-up
+        cpu0 = cpu_seconds(proc.pid)
+        rps, total, p50, p99 = wrk(port, path, args.duration, args.connections)
+        cpu1 = cpu_seconds(proc.pid)
+        rss = peak_rss_mib(proc.pid)
+        proc.stdin.close()
+        served = int(read_line_with(proc, "SERVED "))
+        stderr = proc.stderr.read().decode()
+        proc.wait(timeout=120)
+        delivered = sink_count(sink_port) - before
+        stored = sum(len(files) for _, _, files in os.walk(storage))
+    return {
+        "mode": mode, "rps": rps, "p50": p50, "p99": p99,
+        "cpu_us": (cpu1 - cpu0) * 1e6 / max(total, 1), "rss": rss,
+        "served": served, "delivered": delivered, "stored_files": stored, "stats": stderr.strip(),
+    }
+
+
+def main():
+    args = parse_args()
+    modes = [m for m in args.modes.split(",") if m]
+    sink = subprocess.Popen(["taskset", "-c", "1", args.bin, "sink"], stdout=subprocess.PIPE)
+    try:
+        sink_port = int(read_line_with(sink, "SINK_PORT="))
+        results = {m: [] for m in ["untraced"] + modes}
+        ratios = {m: [] for m in modes}
+        p99_ratios = {m: [] for m in modes}
+        for r in range(args.rounds):
+            for mode in modes:
+                base = run(args, "untraced", sink_port)
+                res = run(args, mode, sink_port)
+                results["untraced"].append(base)
+                results[mode].append(res)
+                ratios[mode].append(res["rps"] / base["rps"])
+                p99_ratios[mode].append(res["p99"] / base["p99"])
+                print(f"round {r + 1} {mode:12} {res['rps']:10.0f} req/s  vs untraced "
+                      f"{base['rps']:10.0f}  ratio {res['rps'] / base['rps']:.3f}  "
+                      f"delivered {res['delivered']}/{res['served']}", file=sys.stderr)
+                if res["stats"]:
+                    print(f"           {res['stats']}", file=sys.stderr)
+        med = statistics.median
+        print()
+        print(f"{args.rounds} interleaved rounds of {args.duration} s, {args.connections} connections, "
+              "server pinned to core 0, wrk and the sink to core 1; medians")
+        print()
+        print("| mode | req/s | vs untraced | p50 us | p99 us | p99 vs untraced | CPU us/req | peak RSS MiB | delivered / served |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        ok = True
+        for mode in ["untraced"] + modes:
+            rs = results[mode]
+            ratio = f"{med(ratios[mode]):.2f}x" if mode in ratios else "1.00x"
+            p99r = f"{med(p99_ratios[mode]):.2f}x" if mode in p99_ratios else "1.00x"
+            if mode in ("traced", "peer"):
+                fractions = [x["delivered"] / max(x["served"], 1) for x in rs]
+                delivered = f"{min(fractions) * 100:.1f}% (min)"
+                if mode == "traced" and min(fractions) < 1.0:
+                    ok = False
+            elif mode == "outage":
+                delivered = f"0 sent, {med([x['stored_files'] for x in rs]):.0f} files stored"
+            else:
+                delivered = "-"
+            print(f"| {mode} | {med([x['rps'] for x in rs]):.0f} | {ratio} | {med([x['p50'] for x in rs]):.0f} | "
+                  f"{med([x['p99'] for x in rs]):.0f} | {p99r} | {med([x['cpu_us'] for x in rs]):.1f} | "
+                  f"{med([x['rss'] for x in rs]):.1f} | {delivered} |")
+        if not ok:
+            print("error: some traced requests were not delivered", file=sys.stderr)
+            sys.exit(1)
+    finally:
+        sink.kill()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The load benchmark: release servers pinned to core 0, wrk and the ingestion sink on core 1,
+# interleaved rounds (untraced, mode, untraced, mode, ...), a table of medians and ratios.
+#
+#   bench/load.sh                      # full run (3 rounds x 10 s per mode, with the peer)
+#   bench/load.sh --rounds 5 --duration 20
+#   bench/load.sh --smoke              # dev build, short, no peer: asserts delivery, not speed
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v wrk >/dev/null 2>&1; then
+  echo "installing wrk (Debian package)" >&2
+  (apt-get install -y wrk >/dev/null 2>&1 || (apt-get update >/dev/null 2>&1 && apt-get install -y wrk >/dev/null 2>&1)) \
+    || { echo "error: cannot install wrk; install it and run again" >&2; exit 2; }
+fi
+
+smoke=0
+for a in "$@"; do [ "$a" = "--smoke" ] && smoke=1; done
+if [ "$smoke" = 1 ]; then
+  # Same profile and features as `cargo test --all-features`: nothing is built twice in CI.
+  cargo build --quiet --all-features --example bench
+  bin=target/debug/examples/bench
+else
+  cargo build --quiet --release --example bench
+  bin=target/release/examples/bench
+fi
+exec python3 bench/load.py --bin "$bin" "$@"

@@ -238,6 +238,8 @@ mod peer {
             head.push_str("\r\n");
             stream.write_all(head.as_bytes())?;
             stream.write_all(body)?;
+            // `connection: close`: end our side so the server sees the end of the request.
+            stream.shutdown(std::net::Shutdown::Write)?;
             let mut response = Vec::new();
             stream.read_to_end(&mut response)?;
             let text = String::from_utf8_lossy(&response);

@@ -5,21 +5,20 @@
 use std::borrow::Cow;
 use std::error::Error as _;
 use std::fmt::{self, Write as _};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use http::{Extensions, HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::context::FutureExt as _;
-use opentelemetry::global::BoxedTracer;
 use opentelemetry::propagation::{Injector, TextMapPropagator};
-use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use reqwest::{Request, Response, Url};
 use reqwest_middleware::{Middleware, Next};
 
-use crate::error::{Error, ErrorKind, Problem};
+use crate::error::Error;
 use crate::exclude::HostExcludeList;
+use crate::tracer::{AnyTracer, known_method};
 
 /// Records each outgoing call as one OpenTelemetry CLIENT span, a child of
 /// [`Context::current()`], and injects the configured propagator's headers (`traceparent`, ...)
@@ -95,24 +94,13 @@ impl TracingMiddleware {
     /// `EXCLUDELIST_HOSTNAMES`.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidExclusion`] for every malformed entry.
+    /// [`ErrorKind::InvalidExclusion`](crate::ErrorKind::InvalidExclusion) for every malformed entry.
     pub fn with_exclude_hostnames<S: AsRef<str>>(mut self, entries: &[S]) -> Result<Self, Error> {
         let list = HostExcludeList::parse(entries).map_err(|errors| {
             Error::from_problems(
                 errors
                     .into_iter()
-                    .map(|e| {
-                        Problem::new(
-                            ErrorKind::InvalidExclusion,
-                            format!(
-                                "host exclusion entry {} (`{}`): {}",
-                                e.index + 1,
-                                e.entry,
-                                e.message
-                            ),
-                        )
-                        .help(format!("expected {}", e.expected))
-                    })
+                    .map(|e| crate::resolve::exclusion_problem("host exclusion", e))
                     .collect(),
             )
         })?;
@@ -134,25 +122,10 @@ impl TracingMiddleware {
 
     fn resolve(&self) -> Resolved {
         let installed = crate::install::installed();
-        if installed.is_none()
-            && self.provider.is_none()
-            && !NOT_INSTALLED_WARNED.swap(true, Ordering::Relaxed)
-        {
-            tracing::warn!(
-                target: "opencensus_settings",
-                "the reqwest TracingMiddleware made a call before init_from_settings()/init_with(): \
-                 it uses the global OpenTelemetry tracer and propagator and excludes no host"
-            );
+        if installed.is_none() && self.provider.is_none() {
+            crate::tracer::warn_not_installed("the reqwest TracingMiddleware");
         }
-        let tracer = match (
-            &self.provider,
-            installed.as_ref().and_then(|i| i.tracer_provider.as_ref()),
-        ) {
-            (Some(p), _) | (None, Some(p)) => {
-                ClientTracer::Sdk(opentelemetry::trace::TracerProvider::tracer(p, SCOPE))
-            }
-            (None, None) => ClientTracer::Global(opentelemetry::global::tracer(SCOPE)),
-        };
+        let tracer = AnyTracer::resolve(self.provider.as_ref(), installed.as_deref());
         let propagator = self
             .propagator
             .clone()
@@ -170,18 +143,9 @@ impl TracingMiddleware {
     }
 }
 
-const SCOPE: &str = "opencensus_settings";
-
-static NOT_INSTALLED_WARNED: AtomicBool = AtomicBool::new(false);
-
-enum ClientTracer {
-    Sdk(SdkTracer),
-    Global(BoxedTracer),
-}
-
 /// What the first call resolved.
 struct Resolved {
-    tracer: ClientTracer,
+    tracer: AnyTracer,
     /// `None`: the global propagator, read at each call.
     propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
     exclude: HostExcludeList,
@@ -189,10 +153,7 @@ struct Resolved {
 
 impl Resolved {
     fn start(&self, builder: SpanBuilder, parent: &Context) -> Context {
-        match &self.tracer {
-            ClientTracer::Sdk(t) => parent.with_span(t.build_with_context(builder, parent)),
-            ClientTracer::Global(t) => parent.with_span(t.build_with_context(builder, parent)),
-        }
+        self.tracer.start(builder, parent).0
     }
 
     fn inject(&self, cx: &Context, headers: &mut HeaderMap) {
@@ -308,21 +269,6 @@ impl Middleware for TracingMiddleware {
 }
 
 /// The method when it is one of the standard ones (semantic conventions' `_OTHER` otherwise).
-fn known_method(method: &str) -> Option<&'static str> {
-    Some(match method {
-        "GET" => "GET",
-        "POST" => "POST",
-        "PUT" => "PUT",
-        "DELETE" => "DELETE",
-        "HEAD" => "HEAD",
-        "OPTIONS" => "OPTIONS",
-        "PATCH" => "PATCH",
-        "CONNECT" => "CONNECT",
-        "TRACE" => "TRACE",
-        _ => return None,
-    })
-}
-
 /// Query keys whose values the semantic conventions ask to redact in `url.full`.
 const SENSITIVE_QUERY_KEYS: &[&str] = &["AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"];
 

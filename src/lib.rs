@@ -60,6 +60,8 @@ mod resolve;
 mod secret;
 mod settings;
 pub mod spec;
+#[cfg(any(feature = "axum", feature = "actix", feature = "reqwest"))]
+mod tracer;
 
 pub use check::{CheckOutcome, check};
 #[cfg(any(feature = "axum", feature = "actix"))]

@@ -208,6 +208,20 @@ fn resolve_spec(
     })
 }
 
+/// One problem for a bad exclusion entry of the list called `label`.
+pub(crate) fn exclusion_problem(label: &str, e: ExcludeEntryError) -> Problem {
+    Problem::new(
+        ErrorKind::InvalidExclusion,
+        format!(
+            "{label} entry {} (`{}`): {}",
+            e.index + 1,
+            e.entry,
+            e.message
+        ),
+    )
+    .help(format!("expected {}", e.expected))
+}
+
 fn exclusion_problems(
     key: Key,
     setting: &Setting<Vec<String>>,
@@ -216,19 +230,9 @@ fn exclusion_problems(
     errors
         .into_iter()
         .map(|e| {
-            Problem::new(
-                ErrorKind::InvalidExclusion,
-                format!(
-                    "{} entry {} (`{}`): {}",
-                    key.name(),
-                    e.index + 1,
-                    e.entry,
-                    e.message
-                ),
-            )
-            .key(key.name())
-            .at(setting.origin.clone())
-            .help(format!("expected {}", e.expected))
+            exclusion_problem(key.name(), e)
+                .key(key.name())
+                .at(setting.origin.clone())
         })
         .collect()
 }

@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::future::{Future, Ready, ready};
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
@@ -210,33 +209,16 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        if this.span.is_none() {
-            return this.inner.poll(cx);
-        }
-        let inner = this.inner;
-        let result = match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
-            Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(result)) => result,
-            Err(payload) => {
-                if let Some(span) = this.span.take() {
-                    span.panicked(payload.as_ref());
-                }
-                resume_unwind(payload)
+        super::poll_request(this.inner, this.span, cx, |span, result| match result {
+            Ok(response) => {
+                let error = response.response().error().map(actix_error);
+                span.finish(Some(response.status().as_u16()), error.as_ref());
             }
-        };
-        if let Some(span) = this.span.take() {
-            match &result {
-                Ok(response) => {
-                    let error = response.response().error().map(actix_error);
-                    span.finish(Some(response.status().as_u16()), error.as_ref());
-                }
-                Err(error) => {
-                    let status = error.as_response_error().status_code().as_u16();
-                    span.finish(Some(status), Some(&actix_error(error)));
-                }
+            Err(error) => {
+                let status = error.as_response_error().status_code().as_u16();
+                span.finish(Some(status), Some(&actix_error(error)));
             }
-        }
-        Poll::Ready(result)
+        })
     }
 }
 

@@ -13,16 +13,15 @@ pub(crate) mod tower;
 use std::borrow::Cow;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use opentelemetry::global::BoxedTracer;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
-use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use crate::exclude::PathExcludeList;
+use crate::tracer::{AnyTracer, known_method};
 
 /// What the adapters know about a request.
 pub(crate) struct RequestView<'a> {
@@ -72,11 +71,6 @@ impl HandlerError {
     }
 }
 
-enum AnyTracer {
-    Sdk(SdkTracer),
-    Global(BoxedTracer),
-}
-
 /// Per-router state: tracer, propagator, exclusion list.
 pub(crate) struct Shared {
     tracer: AnyTracer,
@@ -111,33 +105,14 @@ impl fmt::Debug for Overrides {
     }
 }
 
-const SCOPE: &str = "opencensus_settings";
-
-static NOT_INSTALLED_WARNED: AtomicBool = AtomicBool::new(false);
-
 impl Overrides {
     /// Resolves the overrides against what is installed now.
     pub(crate) fn resolve(&self) -> Shared {
         let installed = crate::install::installed();
-        if installed.is_none()
-            && self.provider.is_none()
-            && !NOT_INSTALLED_WARNED.swap(true, Ordering::Relaxed)
-        {
-            tracing::warn!(
-                target: "opencensus_settings",
-                "the tracing middleware handled a request before init_from_settings()/init_with(): \
-                 it uses the global OpenTelemetry tracer and propagator and the default exclusion list"
-            );
+        if installed.is_none() && self.provider.is_none() {
+            crate::tracer::warn_not_installed("the tracing middleware");
         }
-        let tracer = match (
-            &self.provider,
-            installed.as_ref().and_then(|i| i.tracer_provider.as_ref()),
-        ) {
-            (Some(p), _) | (None, Some(p)) => {
-                AnyTracer::Sdk(opentelemetry::trace::TracerProvider::tracer(p, SCOPE))
-            }
-            (None, None) => AnyTracer::Global(opentelemetry::global::tracer(SCOPE)),
-        };
+        let tracer = AnyTracer::resolve(self.provider.as_ref(), installed.as_deref());
         let propagator = self
             .propagator
             .clone()
@@ -215,18 +190,36 @@ pub(crate) struct RequestSpan {
     recording: bool,
 }
 
-/// Puts a new span into the context. A span that does not record goes in as its span context
-/// alone (no boxed span, no mutex): its children still see its trace id and sampled flag.
-fn into_context<S>(parent: &Context, span: S) -> (Context, bool)
+/// Polls a request's inner future; when it completes (or panics) ends the span, if any, with
+/// `finish` (a panic is recorded, then continues unchanged). Shared by the framework adapters.
+pub(crate) fn poll_request<F, T>(
+    inner: std::pin::Pin<&mut F>,
+    span: &mut Option<RequestSpan>,
+    cx: &mut std::task::Context<'_>,
+    finish: impl FnOnce(RequestSpan, &T),
+) -> std::task::Poll<T>
 where
-    S: opentelemetry::trace::Span + Send + Sync + 'static,
+    F: std::future::Future<Output = T>,
 {
-    if span.is_recording() {
-        (parent.with_span(span), true)
-    } else {
-        let sc = span.span_context().clone();
-        (parent.with_remote_span_context(sc), false)
+    use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+    use std::task::Poll;
+    if span.is_none() {
+        return inner.poll(cx);
     }
+    let result = match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+        Ok(Poll::Pending) => return Poll::Pending,
+        Ok(Poll::Ready(result)) => result,
+        Err(payload) => {
+            if let Some(span) = span.take() {
+                span.panicked(payload.as_ref());
+            }
+            resume_unwind(payload)
+        }
+    };
+    if let Some(span) = span.take() {
+        finish(span, &result);
+    }
+    Poll::Ready(result)
 }
 
 /// Whether the current context already belongs to a request traced (or excluded) by an outer
@@ -239,23 +232,9 @@ pub(crate) fn in_outer_request() -> bool {
 }
 
 /// The method as a static name part (`HTTP` for methods outside the standard set).
+#[cfg(feature = "axum")]
 pub(crate) fn name_method(method: &str) -> &'static str {
     known_method(method).unwrap_or("HTTP")
-}
-
-fn known_method(method: &str) -> Option<&'static str> {
-    Some(match method {
-        "GET" => "GET",
-        "POST" => "POST",
-        "PUT" => "PUT",
-        "DELETE" => "DELETE",
-        "HEAD" => "HEAD",
-        "OPTIONS" => "OPTIONS",
-        "PATCH" => "PATCH",
-        "CONNECT" => "CONNECT",
-        "TRACE" => "TRACE",
-        _ => return None,
-    })
 }
 
 /// Splits a Host value into host and port (IPv6 in brackets).
@@ -292,10 +271,7 @@ impl Shared {
         // Nothing but the method before the sampler decides: a sampled-out request builds no
         // name and no attributes.
         let builder = SpanBuilder::from_name(name_method).with_kind(SpanKind::Server);
-        let (cx, recording) = match &self.tracer {
-            AnyTracer::Sdk(t) => into_context(&parent, t.build_with_context(builder, &parent)),
-            AnyTracer::Global(t) => into_context(&parent, t.build_with_context(builder, &parent)),
-        };
+        let (cx, recording) = self.tracer.start(builder, &parent);
         if recording {
             let span = cx.span();
             if req.route.is_some() {
@@ -353,6 +329,7 @@ impl RequestSpan {
     }
 
     /// A route found by a nested router's layer: the innermost route names the span.
+    #[cfg(feature = "axum")]
     pub(crate) fn set_route(cx: &Context, method: &'static str, route: &str) {
         let span = cx.span();
         if span.is_recording() {

@@ -4,7 +4,6 @@
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
@@ -18,7 +17,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::{Begin, HandlerError, LazyShared, Overrides, RequestSpan, RequestView};
-use crate::error::{Error, ErrorKind, Problem};
+use crate::error::Error;
 use crate::exclude::PathExcludeList;
 
 /// Traces every request through the wrapped service as one OpenTelemetry SERVER span
@@ -74,24 +73,13 @@ impl OpencensusLayer {
     /// Uses these exclusion entries for this router instead of `EXCLUDELIST_PATHS`.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidExclusion`] for an empty or malformed entry.
+    /// [`ErrorKind::InvalidExclusion`](crate::ErrorKind::InvalidExclusion) for an empty or malformed entry.
     pub fn with_exclude_paths<S: AsRef<str>>(mut self, entries: &[S]) -> Result<Self, Error> {
         let list = PathExcludeList::parse(entries).map_err(|errors| {
             Error::from_problems(
                 errors
                     .into_iter()
-                    .map(|e| {
-                        Problem::new(
-                            ErrorKind::InvalidExclusion,
-                            format!(
-                                "exclusion entry {} (`{}`): {}",
-                                e.index + 1,
-                                e.entry,
-                                e.message
-                            ),
-                        )
-                        .help(format!("expected {}", e.expected))
-                    })
+                    .map(|e| crate::resolve::exclusion_problem("exclusion", e))
                     .collect(),
             )
         })?;
@@ -265,38 +253,19 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        if this.span.is_none() {
-            return this.inner.poll(cx);
-        }
-        let inner = this.inner;
-        let result = match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
-            Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(result)) => result,
-            Err(payload) => {
-                if let Some(span) = this.span.take() {
-                    span.panicked(payload.as_ref());
-                }
-                resume_unwind(payload)
+        super::poll_request(this.inner, this.span, cx, |span, result| match result {
+            Ok(response) => {
+                let error = response.extensions().get::<HandlerError>();
+                span.finish(Some(response.status().as_u16()), error);
             }
-        };
-        if let Some(span) = this.span.take() {
-            match &result {
-                Ok(response) => {
-                    let error = response.extensions().get::<HandlerError>();
-                    span.finish(Some(response.status().as_u16()), error);
-                }
-                Err(error) => {
-                    span.finish(
-                        None,
-                        Some(&HandlerError::new(
-                            std::any::type_name::<E>(),
-                            error.to_string(),
-                        )),
-                    );
-                }
-            }
-        }
-        Poll::Ready(result)
+            Err(error) => span.finish(
+                None,
+                Some(&HandlerError::new(
+                    std::any::type_name::<E>(),
+                    error.to_string(),
+                )),
+            ),
+        })
     }
 }
 

@@ -1,0 +1,86 @@
+//! What the server middleware and the client middleware share: which tracer records (an
+//! override, else the installed provider, else the global one), how a span goes into a context,
+//! the standard method names, and the one-time "used before init" warning.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use opentelemetry::Context;
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::trace::{SpanBuilder, TraceContextExt, Tracer};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+
+use crate::install::Installed;
+
+const SCOPE: &str = "opencensus_settings";
+
+/// The tracer a middleware records with.
+pub(crate) enum AnyTracer {
+    /// An SDK tracer: no boxing per span.
+    Sdk(SdkTracer),
+    /// The global tracer (nothing installed, no override).
+    Global(BoxedTracer),
+}
+
+impl AnyTracer {
+    /// The override, else the installed provider, else the global tracer.
+    pub(crate) fn resolve(
+        provider: Option<&SdkTracerProvider>,
+        installed: Option<&Installed>,
+    ) -> Self {
+        match provider.or_else(|| installed.and_then(|i| i.tracer_provider.as_ref())) {
+            Some(p) => AnyTracer::Sdk(opentelemetry::trace::TracerProvider::tracer(p, SCOPE)),
+            None => AnyTracer::Global(opentelemetry::global::tracer(SCOPE)),
+        }
+    }
+
+    /// Starts a span under `parent`; returns its context and whether it records.
+    pub(crate) fn start(&self, builder: SpanBuilder, parent: &Context) -> (Context, bool) {
+        match self {
+            AnyTracer::Sdk(t) => into_context(parent, t.build_with_context(builder, parent)),
+            AnyTracer::Global(t) => into_context(parent, t.build_with_context(builder, parent)),
+        }
+    }
+}
+
+/// Puts a new span into the context. A span that does not record goes in as its span context
+/// alone (no boxed span, no mutex): its children still see its trace id and sampled flag.
+fn into_context<S>(parent: &Context, span: S) -> (Context, bool)
+where
+    S: opentelemetry::trace::Span + Send + Sync + 'static,
+{
+    if span.is_recording() {
+        (parent.with_span(span), true)
+    } else {
+        let sc = span.span_context().clone();
+        (parent.with_remote_span_context(sc), false)
+    }
+}
+
+/// The standard HTTP methods as static names (`None`: record `_OTHER`).
+pub(crate) fn known_method(method: &str) -> Option<&'static str> {
+    Some(match method {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        "PATCH" => "PATCH",
+        "CONNECT" => "CONNECT",
+        "TRACE" => "TRACE",
+        _ => return None,
+    })
+}
+
+static NOT_INSTALLED_WARNED: AtomicBool = AtomicBool::new(false);
+
+/// Warns once per process that `who` ran before anything was installed.
+pub(crate) fn warn_not_installed(who: &str) {
+    if !NOT_INSTALLED_WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            target: "opencensus_settings",
+            "{who} ran before init_from_settings()/init_with(): it uses the global OpenTelemetry \
+             tracer and propagator and the default exclusion lists"
+        );
+    }
+}

@@ -574,3 +574,81 @@ fn azure_keywords_are_validated() {
     assert!(text.contains("plain http:// and not loopback"), "{text}");
     assert!(!text.contains(IKEY) && !text.contains("pw@proxy"), "{text}");
 }
+
+#[cfg(feature = "reqwest")]
+#[tokio::test(flavor = "multi_thread")]
+async fn outgoing_calls_arrive_as_dependencies_in_the_same_operation() {
+    let name = "outgoing_calls_arrive_as_dependencies_in_the_same_operation";
+    if is_child(name) {
+        let telemetry = opencensus_settings::init_from_settings().unwrap_or_else(|e| panic!("{e}"));
+        let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .with(opencensus_settings::client::TracingMiddleware::new())
+            .build();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new()
+            .route("/users/{id}", get(|| async { "user" }))
+            .route(
+                "/call",
+                get(move || {
+                    let client = client.clone();
+                    async move {
+                        let r = client.get(format!("http://{addr}/users/1")).send().await;
+                        r.map(|r| r.status().as_u16()).unwrap_or(0).to_string()
+                    }
+                }),
+            )
+            .layer(OpencensusLayer::new());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        assert_eq!(get_path(addr, "/call", &[]).await, 200);
+        drop(telemetry);
+        return;
+    }
+    let ingest = Ingest::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = settings_file(dir.path(), "AzureExporter(service_name='deps')");
+    let out = child(
+        name,
+        vec![
+            ("OPENCENSUS_SETTINGS".into(), file),
+            (
+                "APPLICATIONINSIGHTS_CONNECTION_STRING".into(),
+                ingest.connection_string(),
+            ),
+        ],
+    )
+    .await;
+    assert_ok(&out);
+    let all = ingest
+        .wait_for("2 requests and a dependency", |e| {
+            requests(e).len() >= 2
+                && e.iter()
+                    .any(|x| x["name"] == "Microsoft.ApplicationInsights.RemoteDependency")
+        })
+        .await;
+    assert!(ingest.rejected().is_empty(), "{:#?}", ingest.rejected());
+    let call = requests(&all)
+        .into_iter()
+        .find(|e| e["data"]["baseData"]["name"] == "GET /call")
+        .unwrap();
+    let user = requests(&all)
+        .into_iter()
+        .find(|e| e["data"]["baseData"]["name"] == "GET /users/{id}")
+        .unwrap();
+    let dep = all
+        .iter()
+        .find(|e| e["name"] == "Microsoft.ApplicationInsights.RemoteDependency")
+        .unwrap();
+    let op = &call["tags"]["ai.operation.id"];
+    assert_eq!(&dep["tags"]["ai.operation.id"], op);
+    assert_eq!(&user["tags"]["ai.operation.id"], op);
+    assert_eq!(
+        dep["tags"]["ai.operation.parentId"],
+        call["data"]["baseData"]["id"]
+    );
+    assert_eq!(
+        user["tags"]["ai.operation.parentId"],
+        dep["data"]["baseData"]["id"]
+    );
+    assert_eq!(dep["data"]["baseData"]["resultCode"], "200");
+}

@@ -481,7 +481,7 @@ fn factory(grpc_class: bool) -> Factory {
                     ThreadConfig {
                         max_batch_size: 512,
                         export_interval: Duration::from_secs(1),
-                        max_queue_size: 65_536,
+                        max_queue_size: crate::export_thread::QUEUE_SPANS,
                     },
                     cx.counters(),
                     Hooks::default(),

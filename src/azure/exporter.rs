@@ -252,7 +252,7 @@ pub(crate) fn build(
         ThreadConfig {
             max_batch_size: config.max_batch_size,
             export_interval: config.export_interval,
-            max_queue_size: 65_536,
+            max_queue_size: crate::export_thread::QUEUE_SPANS,
         },
         counters,
         Hooks {

@@ -112,7 +112,7 @@ impl ExporterComponent {
                 crate::export_thread::ThreadConfig {
                     max_batch_size: 512,
                     export_interval: std::time::Duration::from_secs(1),
-                    max_queue_size: 65_536,
+                    max_queue_size: crate::export_thread::QUEUE_SPANS,
                 },
                 cx.counters(),
                 crate::export_thread::Hooks::default(),

@@ -292,7 +292,12 @@ impl Shared {
             if let Some(q) = req.query.filter(|q| !q.is_empty()) {
                 attrs.push(KeyValue::new("url.query", q.to_string()));
             }
-            attrs.push(KeyValue::new("url.scheme", req.scheme.to_string()));
+            let scheme: opentelemetry::Value = match req.scheme {
+                "http" => "http".into(),
+                "https" => "https".into(),
+                other => other.to_string().into(),
+            };
+            attrs.push(KeyValue::new("url.scheme", scheme));
             if let Some(host) = req.host {
                 let (address, port) = split_host(host);
                 attrs.push(KeyValue::new("server.address", address.to_string()));

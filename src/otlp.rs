@@ -14,7 +14,6 @@
 //!   resolved set) and is redacted in every output;
 //! - the gRPC class path with `protocol='http/protobuf'` is an error.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -525,5 +524,4 @@ pub(crate) fn register(r: &mut Registry) {
     };
     r.add_builtin_params(HTTP_NAME, params(), factory(false));
     r.add_builtin_params(GRPC_NAME, params(), factory(true));
-    let _ = HashMap::<(), ()>::new();
 }

@@ -21,7 +21,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::ErrorKind;
-use crate::origin::Origin;
 use crate::registry::{ArgError, Args, ComponentKind, ExporterComponent, Factory, Param, Registry};
 use crate::secret::Secret;
 
@@ -291,7 +290,6 @@ pub(crate) fn register(r: &mut Registry) {
             Ok(component)
         })),
     );
-    let _ = Origin::Default;
 }
 
 #[cfg(test)]

@@ -125,7 +125,7 @@ impl<'a> Args<'a> {
             }
         };
         let mut bound: Vec<(usize, &'a Spanned<Value>)> = Vec::new();
-        let mut given: Vec<(usize, Span)> = Vec::new();
+        let mut given: Vec<usize> = Vec::new();
         for (position, arg) in call.args.iter().enumerate() {
             let (index, span) = match &arg.keyword {
                 None => {
@@ -161,8 +161,7 @@ impl<'a> Args<'a> {
                     (index, kw.span.clone())
                 }
             };
-            if let Some((_, first)) = given.iter().find(|(i, _)| *i == index) {
-                let _ = first;
+            if given.contains(&index) {
                 return Err(ArgError::new(
                     ErrorKind::InvalidArgument,
                     format!(
@@ -172,7 +171,7 @@ impl<'a> Args<'a> {
                 )
                 .at(span));
             }
-            given.push((index, span));
+            given.push(index);
             if !matches!(arg.value.value, Value::None) {
                 bound.push((index, &arg.value));
             }
@@ -524,15 +523,9 @@ pub(crate) fn build_described(
     let component = registry
         .lookup(&call.name.value, kind)
         .map_err(|e| e.at(call.name.span.clone()))?;
+    // Known but not in this build: say so before judging its arguments.
     if let Factory::Unavailable(_, reason) = &component.factory {
-        return Err(ArgError::new(
-            ErrorKind::NotAvailable,
-            format!(
-                "`{}` is not available in this build: {reason}",
-                component.class()
-            ),
-        )
-        .at(call.name.span.clone()));
+        return Err(not_available(component, reason, call));
     }
     let args = Args::bind(registry, component, call, settings)?;
     let description = args.describe();
@@ -541,11 +534,18 @@ pub(crate) fn build_described(
         Factory::Exporter(f) => Built::Exporter(f(&args).map_err(|e| e.at(call.span.clone()))?),
         Factory::Propagator(f) => Built::Propagator(f(&args).map_err(|e| e.at(call.span.clone()))?),
         Factory::Transport => Built::Transport,
-        Factory::Unavailable(..) => unreachable_unavailable(call)?,
+        Factory::Unavailable(_, reason) => return Err(not_available(component, reason, call)),
     };
     Ok((built, description))
 }
 
-fn unreachable_unavailable(call: &Call) -> Result<Built, ArgError> {
-    Err(ArgError::new(ErrorKind::NotAvailable, "not available in this build").at(call.span.clone()))
+fn not_available(component: &Component, reason: &str, call: &Call) -> ArgError {
+    ArgError::new(
+        ErrorKind::NotAvailable,
+        format!(
+            "`{}` is not available in this build: {reason}",
+            component.class()
+        ),
+    )
+    .at(call.name.span.clone())
 }

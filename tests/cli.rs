@@ -140,3 +140,27 @@ fn check_usage_errors_exit_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn check_accepts_the_settings_the_examples_ship() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/opencensus.toml");
+    let out = check_cmd(dir.path())
+        .args(["check", "--config", shipped])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("opencensus.trace.samplers.AlwaysOnSampler()  <- "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("opencensus.trace.print_exporter.PrintExporter()  <- "),
+        "{stdout}"
+    );
+}

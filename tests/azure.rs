@@ -49,6 +49,22 @@ async fn child(name: &str, env: Vec<(String, String)>) -> Output {
     .unwrap()
 }
 
+/// Runs the app scenario `name` in a child, with `file` as its settings and the ingestion
+/// server's connection string in the environment.
+async fn app_child(name: &str, ingest: &Ingest, file: String) -> Output {
+    child(
+        name,
+        vec![
+            ("OPENCENSUS_SETTINGS".into(), file),
+            (
+                "APPLICATIONINSIGHTS_CONNECTION_STRING".into(),
+                ingest.connection_string(),
+            ),
+        ],
+    )
+    .await
+}
+
 fn assert_ok(out: &Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
@@ -156,17 +172,7 @@ async fn requests_arrive_as_request_telemetry() {
         dir.path(),
         "opencensus.ext.azure.trace_exporter.AzureExporter(\n    service_name='foobar',\n)",
     );
-    let out = child(
-        name,
-        vec![
-            ("OPENCENSUS_SETTINGS".into(), file),
-            (
-                "APPLICATIONINSIGHTS_CONNECTION_STRING".into(),
-                ingest.connection_string(),
-            ),
-        ],
-    )
-    .await;
+    let out = app_child(name, &ingest, file).await;
     let stdout = assert_ok(&out);
     let port: u16 = stdout
         .lines()
@@ -303,17 +309,7 @@ async fn runtime_case_with(name: &str, sampler: &str) -> Vec<Value> {
         .unwrap()
         .replace("opencensus.trace.samplers.AlwaysOnSampler()", sampler);
     std::fs::write(&file, text).unwrap();
-    let out = child(
-        name,
-        vec![
-            ("OPENCENSUS_SETTINGS".into(), file),
-            (
-                "APPLICATIONINSIGHTS_CONNECTION_STRING".into(),
-                ingest.connection_string(),
-            ),
-        ],
-    )
-    .await;
+    let out = app_child(name, &ingest, file).await;
     assert_ok(&out);
     let route = format!("GET /{name}");
     let all = ingest
@@ -607,17 +603,7 @@ async fn outgoing_calls_arrive_as_dependencies_in_the_same_operation() {
     let ingest = Ingest::start().await;
     let dir = tempfile::tempdir().unwrap();
     let file = settings_file(dir.path(), "AzureExporter(service_name='deps')");
-    let out = child(
-        name,
-        vec![
-            ("OPENCENSUS_SETTINGS".into(), file),
-            (
-                "APPLICATIONINSIGHTS_CONNECTION_STRING".into(),
-                ingest.connection_string(),
-            ),
-        ],
-    )
-    .await;
+    let out = app_child(name, &ingest, file).await;
     assert_ok(&out);
     let all = ingest
         .wait_for("2 requests and a dependency", |e| {

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
@@ -39,7 +38,6 @@ use super::{Begin, HandlerError, LazyShared, Overrides, RequestSpan, RequestView
 #[derive(Clone, Debug, Default)]
 pub struct OpencensusMiddleware {
     overrides: Overrides,
-    shared: Option<LazyShared>,
 }
 
 impl OpencensusMiddleware {
@@ -53,7 +51,7 @@ impl OpencensusMiddleware {
     where
         P: TextMapPropagator + Send + Sync + 'static,
     {
-        self.overrides.propagator = Some(Arc::new(propagator));
+        self.overrides.set_propagator(propagator);
         self
     }
 
@@ -76,11 +74,8 @@ where
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        // One resolution shared by every worker's service.
-        let shared = self
-            .shared
-            .clone()
-            .unwrap_or_else(|| LazyShared::new(self.overrides.clone()));
+        // Each worker's service resolves once, at its first request.
+        let shared = LazyShared::new(self.overrides.clone());
         ready(Ok(OpencensusActixService { service, shared }))
     }
 }

@@ -106,6 +106,14 @@ impl fmt::Debug for Overrides {
 }
 
 impl Overrides {
+    /// Uses `propagator` instead of the installed one.
+    pub(crate) fn set_propagator<P>(&mut self, propagator: P)
+    where
+        P: TextMapPropagator + Send + Sync + 'static,
+    {
+        self.propagator = Some(Arc::new(propagator));
+    }
+
     /// Resolves the overrides against what is installed now.
     pub(crate) fn resolve(&self) -> Shared {
         let installed = crate::install::installed();

@@ -5,7 +5,6 @@ use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use opentelemetry::Context;
@@ -66,7 +65,7 @@ impl OpencensusLayer {
     where
         P: TextMapPropagator + Send + Sync + 'static,
     {
-        self.overrides.propagator = Some(Arc::new(propagator));
+        self.overrides.set_propagator(propagator);
         self
     }
 

@@ -4,7 +4,7 @@
 //! shutting down never waits on the app's runtime (so it cannot deadlock it).
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,6 +14,9 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 use tokio::sync::mpsc;
+
+// The span queue is std's bounded channel (lock-free when it has room, and a send never wakes
+// the export thread by itself); control messages use Tokio's.
 
 /// Counts of what happened to the spans handed to the export thread.
 #[derive(Debug, Default)]
@@ -153,9 +156,23 @@ enum Control {
     Resource(Resource),
 }
 
+/// What producers and the export thread share besides the queue itself.
+struct Signal {
+    /// Spans put in the queue and not yet taken (counted before the send, so never below
+    /// the queue's real length).
+    pending: AtomicUsize,
+    /// Rung when `pending` reaches a full batch: the one wake-up per batch (a wake-up per span
+    /// costs the server's core a context switch each).
+    full: tokio::sync::Notify,
+    /// Set at shutdown: later spans are counted as late.
+    closed: AtomicBool,
+    batch: usize,
+}
+
 /// The span processor that hands spans to the export thread.
 pub(crate) struct ThreadProcessor {
-    spans: mpsc::Sender<SpanData>,
+    spans: std::sync::mpsc::SyncSender<SpanData>,
+    signal: Arc<Signal>,
     control: mpsc::UnboundedSender<Control>,
     counters: Arc<ExportCounters>,
     join: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -261,7 +278,15 @@ impl ThreadProcessor {
         E: SpanExporter + 'static,
         F: FnOnce() -> Result<E, Box<dyn std::error::Error + Send + Sync>>,
     {
-        let (spans_tx, mut spans_rx) = mpsc::channel::<SpanData>(config.max_queue_size.max(1));
+        let (spans_tx, spans_rx) =
+            std::sync::mpsc::sync_channel::<SpanData>(config.max_queue_size.max(1));
+        let signal = Arc::new(Signal {
+            pending: AtomicUsize::new(0),
+            full: tokio::sync::Notify::new(),
+            closed: AtomicBool::new(false),
+            batch: config.max_batch_size.max(1),
+        });
+        let thread_signal = signal.clone();
         let (control_tx, mut control_rx) = mpsc::unbounded_channel::<Control>();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -285,39 +310,48 @@ impl ThreadProcessor {
                     counters: thread_counters,
                     max,
                 };
+                let signal = thread_signal;
+                // Takes up to `limit` spans from the queue into `batch`.
+                let take = |batch: &mut Vec<SpanData>, limit: usize| {
+                    let mut taken = 0;
+                    while taken < limit {
+                        match spans_rx.try_recv() {
+                            Ok(span) => {
+                                batch.push(span);
+                                taken += 1;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    signal.pending.fetch_sub(taken, Ordering::Relaxed);
+                };
+                let shared = signal.clone();
                 let work = async move {
                     if let Some(background) = background {
                         tokio::spawn(background);
                     }
                     let mut batch: Vec<SpanData> = Vec::with_capacity(max);
-                    let mut deadline: Option<tokio::time::Instant> = None;
+                    let mut tick = tokio::time::interval_at(
+                        tokio::time::Instant::now() + config.export_interval,
+                        config.export_interval,
+                    );
+                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                     loop {
-                        let sleep = async {
-                            match deadline {
-                                Some(d) => tokio::time::sleep_until(d).await,
-                                None => std::future::pending::<()>().await,
-                            }
-                        };
                         tokio::select! {
                             biased;
                             control = control_rx.recv() => match control {
                                 Some(Control::Resource(resource)) => exports.set_resource(&resource).await,
                                 Some(Control::Flush(reply)) => {
                                     let failed = exports.counters.failed.load(Ordering::Relaxed);
-                                    while let Ok(span) = spans_rx.try_recv() {
-                                        batch.push(span);
-                                    }
+                                    take(&mut batch, usize::MAX);
                                     exports.start(&mut batch).await;
                                     exports.settle().await;
-                                    deadline = None;
                                     let _ = reply.send(exports.result(failed));
                                 }
                                 Some(Control::Shutdown(reply)) => {
                                     let failed = exports.counters.failed.load(Ordering::Relaxed);
-                                    spans_rx.close();
-                                    while let Ok(span) = spans_rx.try_recv() {
-                                        batch.push(span);
-                                    }
+                                    shared.closed.store(true, Ordering::SeqCst);
+                                    take(&mut batch, usize::MAX);
                                     exports.start(&mut batch).await;
                                     exports.settle().await;
                                     if let Some(finish) = finish.take() {
@@ -329,21 +363,20 @@ impl ThreadProcessor {
                                 }
                                 None => return,
                             },
-                            span = spans_rx.recv() => match span {
-                                Some(span) => {
-                                    batch.push(span);
-                                    if batch.len() >= max {
-                                        exports.start(&mut batch).await;
-                                        deadline = None;
-                                    } else if deadline.is_none() {
-                                        deadline = Some(tokio::time::Instant::now() + config.export_interval);
+                            () = shared.full.notified() => {
+                                // Whole batches only; a remainder waits for the next one or
+                                // for the interval.
+                                while shared.pending.load(Ordering::Relaxed) >= max {
+                                    take(&mut batch, max);
+                                    if batch.is_empty() {
+                                        break;
                                     }
+                                    exports.start(&mut batch).await;
                                 }
-                                None => return,
-                            },
-                            () = sleep => {
+                            }
+                            _ = tick.tick() => {
+                                take(&mut batch, usize::MAX);
                                 exports.start(&mut batch).await;
-                                deadline = None;
                             }
                         }
                     }
@@ -352,6 +385,7 @@ impl ThreadProcessor {
             })?;
         Ok(ThreadProcessor {
             spans: spans_tx,
+            signal,
             control: control_tx,
             counters,
             join: Mutex::new(Some(join)),
@@ -379,6 +413,29 @@ impl ThreadProcessor {
     }
 }
 
+impl ThreadProcessor {
+    /// One try to queue a span; rings the export thread when a batch is full.
+    // The span comes back by value when the queue is full: boxing it would allocate per span.
+    #[allow(clippy::result_large_err)]
+    fn offer(&self, span: SpanData) -> Result<(), std::sync::mpsc::TrySendError<SpanData>> {
+        let signal = &self.signal;
+        let pending = signal.pending.fetch_add(1, Ordering::Relaxed) + 1;
+        match self.spans.try_send(span) {
+            Ok(()) => {
+                self.counters.queued.fetch_add(1, Ordering::Relaxed);
+                if pending == signal.batch {
+                    signal.full.notify_one();
+                }
+                Ok(())
+            }
+            Err(e) => {
+                signal.pending.fetch_sub(1, Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
+}
+
 impl SpanProcessor for ThreadProcessor {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
@@ -386,31 +443,33 @@ impl SpanProcessor for ThreadProcessor {
         if !span.span_context.is_sampled() {
             return;
         }
-        let mut span = match self.spans.try_send(span) {
-            Ok(()) => {
-                self.counters.queued.fetch_add(1, Ordering::Relaxed);
-                return;
+        if self.signal.closed.load(Ordering::Relaxed) {
+            return crate::install::count_late(1);
+        }
+        let mut span = match self.offer(span) {
+            Ok(()) => return,
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
+                return crate::install::count_late(1);
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => return crate::install::count_late(1),
-            Err(mpsc::error::TrySendError::Full(span)) => span,
+            Err(std::sync::mpsc::TrySendError::Full(span)) => span,
         };
         // The exporter fell behind and the queue (its memory bound) is full: wait a little for
         // room rather than lose the span; drop (counted) only if none comes.
         self.counters
             .waited_queue_full
             .fetch_add(1, Ordering::Relaxed);
+        self.signal.full.notify_one();
         let deadline = std::time::Instant::now() + QUEUE_FULL_WAIT;
         let mut pause = Duration::from_micros(20);
         loop {
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(2));
-            match self.spans.try_send(span) {
-                Ok(()) => {
-                    self.counters.queued.fetch_add(1, Ordering::Relaxed);
-                    return;
+            match self.offer(span) {
+                Ok(()) => return,
+                Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
+                    return crate::install::count_late(1);
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => return crate::install::count_late(1),
-                Err(mpsc::error::TrySendError::Full(back)) => {
+                Err(std::sync::mpsc::TrySendError::Full(back)) => {
                     if std::time::Instant::now() >= deadline {
                         self.counters
                             .dropped_queue_full

@@ -28,6 +28,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const MAX_IN_FLIGHT: usize = 4;
 /// How long a batch waits for a free connection before it is spilled to storage.
 const BUSY_WAIT: Duration = Duration::from_secs(1);
+/// Batches waiting for a connection at most: with this many waiting, the next one goes
+/// straight to storage (so a slow service never holds up the export thread).
+const MAX_WAITING: usize = 2 * MAX_IN_FLIGHT;
 
 fn transient(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
@@ -56,11 +59,14 @@ struct Backoff {
 
 pub(crate) struct Delivery {
     client: reqwest::Client,
+    /// Whether bodies go out gzip (`compression=`); stored bodies always are.
+    compress: bool,
     track_url: String,
     storage: Option<Storage>,
     counters: Arc<ExportCounters>,
     backoff: std::sync::Mutex<Backoff>,
     permits: Semaphore,
+    waiting: std::sync::atomic::AtomicUsize,
     shutdown: watch::Sender<Option<Instant>>,
 }
 
@@ -72,23 +78,36 @@ impl std::fmt::Debug for Delivery {
     }
 }
 
-pub(crate) fn count_items(gzip: &[u8]) -> u64 {
-    items(gzip).map_or(0, |v| v.len() as u64)
+pub(crate) fn count_items(body: &[u8]) -> u64 {
+    items(body).map_or(0, |v| v.len() as u64)
 }
 
-fn items(gzip: &[u8]) -> Option<Vec<serde_json::Value>> {
+/// A body is gzip when it starts with gzip's magic bytes; otherwise it is the JSON array
+/// itself (which starts with `[`).
+pub(crate) fn is_gzip(body: &[u8]) -> bool {
+    body.starts_with(&[0x1f, 0x8b])
+}
+
+fn items(body: &[u8]) -> Option<Vec<serde_json::Value>> {
+    if !is_gzip(body) {
+        return serde_json::from_slice(body).ok();
+    }
     let mut raw = Vec::new();
-    flate2::read::GzDecoder::new(gzip)
+    flate2::read::GzDecoder::new(body)
         .read_to_end(&mut raw)
         .ok()?;
     serde_json::from_slice(&raw).ok()
 }
 
-fn gzip(items: &[serde_json::Value]) -> Option<Bytes> {
-    let json = serde_json::to_vec(items).ok()?;
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    enc.write_all(&json).ok()?;
-    enc.finish().ok().map(Bytes::from)
+/// Gzip at level 1: most of the size gain of level 6 (envelopes repeat themselves) for a
+/// fraction of the CPU.
+pub(crate) fn gzip(json: &[u8]) -> Option<Vec<u8>> {
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(json.len() / 4 + 64),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(json).ok()?;
+    enc.finish().ok()
 }
 
 fn retry_after(response: &reqwest::Response) -> Option<Duration> {
@@ -106,10 +125,12 @@ impl Delivery {
         endpoint: &str,
         storage: Option<Storage>,
         counters: Arc<ExportCounters>,
+        compress: bool,
     ) -> Arc<Delivery> {
         let (shutdown, _) = watch::channel(None);
         Arc::new(Delivery {
             client,
+            compress,
             track_url: format!("{endpoint}/v2/track"),
             storage,
             counters,
@@ -118,6 +139,7 @@ impl Delivery {
                 delay: MIN_BACKOFF,
             }),
             permits: Semaphore::new(MAX_IN_FLIGHT),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
             shutdown,
         })
     }
@@ -163,12 +185,51 @@ impl Delivery {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Whether bodies go out gzip.
+    pub(crate) fn compresses(&self) -> bool {
+        self.compress
+    }
+
+    /// The body for some items, in the encoding this delivery sends.
+    fn encode(&self, items: &[serde_json::Value]) -> Option<Bytes> {
+        let json = serde_json::to_vec(items).ok()?;
+        if self.compress {
+            gzip(&json).map(Bytes::from)
+        } else {
+            Some(Bytes::from(json))
+        }
+    }
+
+    /// Writes a body to storage, gzip (storage space is what `storage_max_size` limits).
+    fn put(storage: &Storage, body: &[u8], count: u64) -> std::io::Result<bool> {
+        if is_gzip(body) {
+            storage.put(body, count)
+        } else {
+            let packed = gzip(body).ok_or_else(|| std::io::Error::other("gzip failed"))?;
+            storage.put(&packed, count)
+        }
+    }
+
+    /// Stores a batch on a blocking thread (compressing and `fsync` must not hold up the
+    /// export thread, which keeps taking spans meanwhile).
+    async fn store(self: &Arc<Self>, body: Bytes, count: Option<u64>) {
+        let count = count.unwrap_or_else(|| count_items(&body));
+        let me = self.clone();
+        let stored = tokio::task::spawn_blocking(move || {
+            me.store_now(&body, Some(count));
+        })
+        .await;
+        if stored.is_err() {
+            self.add(&self.counters.dropped_storage_full, count);
+        }
+    }
+
     /// Stores a batch; counts it as stored, or dropped when storage is off or full.
-    fn store(&self, body: &[u8], count: Option<u64>) -> bool {
+    fn store_now(&self, body: &[u8], count: Option<u64>) -> bool {
         let count = count.unwrap_or_else(|| count_items(body));
         let c = &self.counters;
         match &self.storage {
-            Some(storage) => match storage.put(body, count) {
+            Some(storage) => match Self::put(storage, body, count) {
                 Ok(true) => {
                     self.add(&c.stored, count);
                     true
@@ -199,13 +260,14 @@ impl Delivery {
         body: Bytes,
         count: Option<u64>,
     ) -> Result<Attempt, (Bytes, Option<u64>, Option<Duration>)> {
-        let send = self
+        let mut request = self
             .client
             .post(&self.track_url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(reqwest::header::CONTENT_ENCODING, "gzip")
-            .body(body.clone())
-            .send();
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        if is_gzip(&body) {
+            request = request.header(reqwest::header::CONTENT_ENCODING, "gzip");
+        }
+        let send = request.body(body.clone()).send();
         let response = match self.deadline() {
             Some(deadline) => tokio::select! {
                 r = send => r,
@@ -274,7 +336,7 @@ impl Delivery {
                     return Ok(Attempt::Delivered);
                 }
                 let n = again.len() as u64;
-                match gzip(&again) {
+                match self.encode(&again) {
                     Some(body) => Ok(Attempt::Retry {
                         body,
                         count: n,
@@ -317,7 +379,8 @@ impl Delivery {
         self.deliver_counted(body, None).await;
     }
 
-    async fn deliver_counted(self: &Arc<Self>, mut body: Bytes, mut count: Option<u64>) {
+    /// [`Delivery::deliver`] for a body of `count` items (a JSON array, or gzip of one).
+    pub(crate) async fn deliver_counted(self: &Arc<Self>, mut body: Bytes, mut count: Option<u64>) {
         loop {
             let past_deadline = self.deadline().is_some_and(|d| Instant::now() >= d);
             // During an outage, or with every connection busy, spill straight to storage.
@@ -329,17 +392,24 @@ impl Delivery {
                     // Every connection is busy: wait for one a little (a healthy service frees
                     // them in milliseconds); if ingestion is that slow, spill to storage.
                     Err(_) if self.storage.is_some() => {
-                        tokio::time::timeout(BUSY_WAIT, self.permits.acquire())
-                            .await
-                            .ok()
-                            .and_then(Result::ok)
+                        if self.waiting.fetch_add(1, Ordering::Relaxed) >= MAX_WAITING {
+                            self.waiting.fetch_sub(1, Ordering::Relaxed);
+                            None
+                        } else {
+                            let permit = tokio::time::timeout(BUSY_WAIT, self.permits.acquire())
+                                .await
+                                .ok()
+                                .and_then(Result::ok);
+                            self.waiting.fetch_sub(1, Ordering::Relaxed);
+                            permit
+                        }
                     }
                     Err(_) => self.permits.acquire().await.ok(),
                 }
             };
             let Some(_permit) = permit else {
                 if self.storage.is_some() || past_deadline {
-                    self.store(&body, count);
+                    self.store(body, count).await;
                     return;
                 }
                 // No storage: wait out the outage in memory.
@@ -432,7 +502,7 @@ impl Delivery {
                     // Store what is left as a new file, drop the old one.
                     self.add(&self.counters.resent, count.saturating_sub(n));
                     if let Some(s) = &self.storage {
-                        let _ = s.put(&body, n);
+                        let _ = Self::put(s, &body, n);
                     }
                     storage.done(lease);
                     self.outage(after);

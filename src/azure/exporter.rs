@@ -1,5 +1,7 @@
-//! The exporter itself: `opentelemetry-application-insights` with our HTTP client, wrapped so
-//! that the envelopes match SPEC section 7 where the crate alone does not.
+//! The exporter itself: our own envelope path for the spans nearly every request makes
+//! (`envelope.rs`), and `opentelemetry-application-insights` with our HTTP client for the rest
+//! (spans with events or links), wrapped so that its envelopes match SPEC section 7 where the
+//! crate alone does not. Both paths hand their bodies to the same [`Delivery`].
 
 use std::fmt;
 use std::sync::Arc;
@@ -15,7 +17,8 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use super::AzureConfig;
-use super::delivery::Delivery;
+use super::delivery::{self, Delivery};
+use super::envelope::{self, EnvelopeWriter};
 use super::storage::Storage;
 use crate::export_thread::{Hooks, ThreadConfig, ThreadProcessor};
 use crate::registry::BuildContext;
@@ -64,9 +67,14 @@ impl HttpClient for Client {
     }
 }
 
-/// Adjusts spans before the crate turns them into envelopes.
+/// Writes envelopes for the common spans itself; adjusts the others before the crate turns
+/// them into envelopes.
 pub(crate) struct AzureSpanExporter {
     inner: Exporter<Client>,
+    writer: EnvelopeWriter,
+    delivery: Arc<Delivery>,
+    /// The last body's size: the next buffer starts at it, so it is allocated once.
+    size_hint: std::sync::atomic::AtomicUsize,
     service_name: Option<String>,
     host: String,
 }
@@ -81,9 +89,14 @@ impl fmt::Debug for AzureSpanExporter {
 }
 
 fn status_code(span: &SpanData) -> Option<i64> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == "http.response.status_code")
+    let find = |key: &str| {
+        span.attributes
+            .iter()
+            .rev()
+            .find(|kv| kv.key.as_str() == key)
+    };
+    find("http.response.status_code")
+        .or_else(|| find("http.status_code"))
         .and_then(|kv| match &kv.value {
             Value::I64(i) => Some(*i),
             Value::String(s) => s.as_str().parse().ok(),
@@ -113,12 +126,56 @@ pub(crate) fn adjust(span: &mut SpanData) {
         .push(KeyValue::new("ai.operation.name", span.name.to_string()));
 }
 
+impl AzureSpanExporter {
+    /// One body for the spans our path takes; the others are returned.
+    fn write_batch(&self, batch: Vec<SpanData>) -> (Option<(Bytes, u64)>, Vec<SpanData>) {
+        use std::sync::atomic::Ordering;
+        let mut rest = Vec::new();
+        let mut body = Vec::with_capacity(self.size_hint.load(Ordering::Relaxed));
+        body.push(b'[');
+        let mut count = 0u64;
+        for span in batch {
+            if !envelope::fast_path(&span) {
+                rest.push(span);
+                continue;
+            }
+            if count > 0 {
+                body.push(b',');
+            }
+            self.writer.write(&span, &mut body);
+            count += 1;
+        }
+        body.push(b']');
+        if count == 0 {
+            return (None, rest);
+        }
+        self.size_hint
+            .store(body.len() + body.len() / 8, Ordering::Relaxed);
+        let body = if self.delivery.compresses() {
+            match delivery::gzip(&body) {
+                Some(packed) => Bytes::from(packed),
+                None => Bytes::from(body),
+            }
+        } else {
+            Bytes::from(body)
+        };
+        (Some((body, count)), rest)
+    }
+}
+
 impl SpanExporter for AzureSpanExporter {
-    async fn export(&self, mut batch: Vec<SpanData>) -> OTelSdkResult {
-        for span in &mut batch {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let (ours, mut rest) = self.write_batch(batch);
+        if let Some((body, count)) = ours {
+            self.delivery.deliver_counted(body, Some(count)).await;
+        }
+        if rest.is_empty() {
+            return Ok(());
+        }
+        for span in &mut rest {
             adjust(span);
         }
-        self.inner.export(batch).await
+        self.inner.export(rest).await
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
@@ -144,6 +201,7 @@ impl SpanExporter for AzureSpanExporter {
             attrs.push(KeyValue::new("service.instance.id", self.host.clone()));
         }
         let adjusted = Resource::builder_empty().with_attributes(attrs).build();
+        self.writer.set_resource(&adjusted);
         self.inner.set_resource(&adjusted);
     }
 }
@@ -221,6 +279,7 @@ pub(crate) fn build(
         &endpoint,
         storage,
         counters.clone(),
+        config.compress,
     );
     let client = Client {
         delivery: delivery.clone(),
@@ -240,6 +299,9 @@ pub(crate) fn build(
     let exporter = exporter.with_sample_rate(rate);
     let wrapped = AzureSpanExporter {
         inner: exporter,
+        writer: EnvelopeWriter::new(config.connection.instrumentation_key.expose(), rate * 100.0),
+        delivery: delivery.clone(),
+        size_hint: std::sync::atomic::AtomicUsize::new(64 * 1024),
         service_name: config.service_name.clone(),
         host: host_name(),
     };

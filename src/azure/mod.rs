@@ -14,6 +14,7 @@
 
 mod connection;
 mod delivery;
+mod envelope;
 mod exporter;
 mod storage;
 
@@ -42,6 +43,8 @@ pub(crate) struct AzureConfig {
     pub(crate) storage_max_size: u64,
     pub(crate) storage_retention_period: Duration,
     pub(crate) proxies: Vec<(String, Secret)>,
+    /// Bodies go out gzip (`compression='gzip'`, the default unless the endpoint is loopback).
+    pub(crate) compress: bool,
 }
 
 impl std::fmt::Debug for AzureConfig {
@@ -57,11 +60,12 @@ impl std::fmt::Debug for AzureConfig {
             .field("storage_max_size", &self.storage_max_size)
             .field("storage_retention_period", &self.storage_retention_period)
             .field("proxies", &self.proxies)
+            .field("compress", &self.compress)
             .finish()
     }
 }
 
-const PARAMS: [&str; 12] = [
+const PARAMS: [&str; 13] = [
     "connection_string",
     "instrumentation_key",
     "service_name",
@@ -74,6 +78,7 @@ const PARAMS: [&str; 12] = [
     "storage_retention_period",
     "proxies",
     "transport",
+    "compression",
 ];
 
 fn connection_error(e: connection::ConnectionError) -> ArgError {
@@ -224,7 +229,17 @@ fn configure(args: &Args<'_>) -> Result<AzureConfig, ArgError> {
             proxies.push((lower, Secret::new(url)));
         }
     }
+    let compress = match args.get("compression") {
+        None => !is_loopback(&connection.ingestion_endpoint),
+        Some(v) => match &v.value {
+            crate::spec::Value::Str(s) if s == "gzip" => true,
+            crate::spec::Value::Str(s) if s == "none" => false,
+            crate::spec::Value::None => false,
+            _ => return Err(args.invalid("compression", "'gzip', 'none' or None", v)),
+        },
+    };
     Ok(AzureConfig {
+        compress,
         connection,
         connection_origin,
         service_name,
@@ -276,7 +291,18 @@ pub(crate) fn register(r: &mut Registry) {
                 move |cx| exporter::build(config, cx)
             })
             .with_detail("ingestion endpoint", format!("{endpoint}/v2/track"), config.connection_origin.clone())
-            .with_detail("instrumentation key", "<redacted>", config.connection_origin.clone());
+            .with_detail("instrumentation key", "<redacted>", config.connection_origin.clone())
+            .with_detail(
+                "compression",
+                if config.compress { "gzip" } else { "none" },
+                if args.get("compression").is_some() {
+                    "compression= of EXPORTER"
+                } else if config.compress {
+                    "default"
+                } else {
+                    "default (loopback endpoint)"
+                },
+            );
             if let Some(name) = &config.service_name {
                 component = component.with_detail("ai.cloud.role", name.clone(), "service_name= of EXPORTER");
             }

@@ -5,9 +5,9 @@
 //! sampled-out request (`sampled_out`: AlwaysOff) and an excluded path (`excluded`). Every
 //! iteration builds its request the same way (path, `host`, `user-agent`, `traceparent`), so the
 //! differences are the layer's. The inner service is always ready and its future completes on
-//! the first poll, so requests run on the bench thread with a no-op waker. Two more lines
-//! measure an excluded request without an incoming `traceparent` (`excluded_no_parent` against
-//! `no_layer_no_parent`), the case where there is no context to hand on.
+//! the first poll, so requests run on the bench thread with a no-op waker. Three more lines
+//! measure requests without an incoming `traceparent` (`sampled_out_no_parent` and
+//! `excluded_no_parent` against `no_layer_no_parent`), as the load benchmark sends them.
 //!
 //! ```text
 //! cargo bench --bench layer -- --warm-up-time 1 --measurement-time 3
@@ -124,6 +124,14 @@ fn bench_layer(c: &mut Criterion) {
     // Without an incoming trace context there is nothing to extract.
     group.bench_function("no_layer_no_parent", |b| {
         b.iter(|| black_box(serve(&mut bare, request_with(black_box("/healthz"), false))));
+    });
+    group.bench_function("sampled_out_no_parent", |b| {
+        b.iter(|| {
+            black_box(serve(
+                &mut sampled_out,
+                request_with(black_box("/users/42?x=1"), false),
+            ))
+        });
     });
     group.bench_function("excluded_no_parent", |b| {
         b.iter(|| {

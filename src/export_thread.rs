@@ -171,7 +171,9 @@ struct Signal {
 
 /// The span processor that hands spans to the export thread.
 pub(crate) struct ThreadProcessor {
-    spans: std::sync::mpsc::SyncSender<SpanData>,
+    /// Boxed: a slot is a pointer, so the queue's ring stays small and cache-warm (a ring of
+    /// 8,192 inline spans is 3 MiB, and every send missed the cache).
+    spans: std::sync::mpsc::SyncSender<Box<SpanData>>,
     signal: Arc<Signal>,
     control: mpsc::UnboundedSender<Control>,
     counters: Arc<ExportCounters>,
@@ -279,7 +281,7 @@ impl ThreadProcessor {
         F: FnOnce() -> Result<E, Box<dyn std::error::Error + Send + Sync>>,
     {
         let (spans_tx, spans_rx) =
-            std::sync::mpsc::sync_channel::<SpanData>(config.max_queue_size.max(1));
+            std::sync::mpsc::sync_channel::<Box<SpanData>>(config.max_queue_size.max(1));
         let signal = Arc::new(Signal {
             pending: AtomicUsize::new(0),
             full: tokio::sync::Notify::new(),
@@ -317,7 +319,7 @@ impl ThreadProcessor {
                     while taken < limit {
                         match spans_rx.try_recv() {
                             Ok(span) => {
-                                batch.push(span);
+                                batch.push(*span);
                                 taken += 1;
                             }
                             Err(_) => break,
@@ -415,9 +417,10 @@ impl ThreadProcessor {
 
 impl ThreadProcessor {
     /// One try to queue a span; rings the export thread when a batch is full.
-    // The span comes back by value when the queue is full: boxing it would allocate per span.
-    #[allow(clippy::result_large_err)]
-    fn offer(&self, span: SpanData) -> Result<(), std::sync::mpsc::TrySendError<SpanData>> {
+    fn offer(
+        &self,
+        span: Box<SpanData>,
+    ) -> Result<(), std::sync::mpsc::TrySendError<Box<SpanData>>> {
         let signal = &self.signal;
         let pending = signal.pending.fetch_add(1, Ordering::Relaxed) + 1;
         match self.spans.try_send(span) {
@@ -446,7 +449,7 @@ impl SpanProcessor for ThreadProcessor {
         if self.signal.closed.load(Ordering::Relaxed) {
             return crate::install::count_late(1);
         }
-        let mut span = match self.offer(span) {
+        let mut span = match self.offer(Box::new(span)) {
             Ok(()) => return,
             Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
                 return crate::install::count_late(1);

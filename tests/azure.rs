@@ -545,6 +545,10 @@ fn azure_keywords_are_validated() {
             format!("AzureExporter(connection_string='{cs}', servce_name='x')"),
             "did you mean `service_name`?",
         ),
+        (
+            format!("AzureExporter(connection_string='{cs}', compression='zstd')"),
+            "'gzip', 'none' or None",
+        ),
     ] {
         let outcome = opencensus_settings::check(
             opencensus_settings::Settings::loader()
@@ -568,6 +572,10 @@ fn azure_keywords_are_validated() {
     assert!(ok.is_ok(), "{text}");
     assert!(text.contains("http://10.1.2.3:8080/v2/track"), "{text}");
     assert!(text.contains("plain http:// and not loopback"), "{text}");
+    assert!(
+        text.contains("compression") && text.contains("gzip"),
+        "{text}"
+    );
     assert!(!text.contains(IKEY) && !text.contains("pw@proxy"), "{text}");
 }
 

@@ -60,10 +60,14 @@ async fn until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
 
 /// Requests during `fault`; then the fault clears; every envelope must arrive.
 async fn fault_case(fault: Mode) -> (Ingest, ExportStats, usize) {
+    fault_case_with(fault, "").await
+}
+
+async fn fault_case_with(fault: Mode, extra: &str) -> (Ingest, ExportStats, usize) {
     const N: usize = 20;
     let ingest = Ingest::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let telemetry = opencensus_settings::build(settings(&ingest, dir.path(), "")).unwrap();
+    let telemetry = opencensus_settings::build(settings(&ingest, dir.path(), extra)).unwrap();
     let addr = app(&telemetry).await;
     ingest.set_mode(fault.clone());
     send(addr, N).await;
@@ -133,6 +137,23 @@ async fn partial_206_resends_only_the_transient_items() {
     assert_eq!(duplicates, 0, "only the failed items are resent");
     assert_eq!(stats.dropped_invalid, 0);
     assert!(ingest.calls() > 1);
+    // A loopback endpoint gets plain JSON by default (what went through local storage is
+    // stored, and resent, gzip).
+    assert!(ingest.gzip_calls() < ingest.calls());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn compression_gzip_is_honoured_resends_included() {
+    let (ingest, stats, duplicates) =
+        fault_case_with(Mode::Partial(vec![0], 503), ", compression='gzip'").await;
+    assert_eq!(duplicates, 0, "only the failed items are resent");
+    assert_eq!(stats.dropped(), 0, "{stats:?}");
+    assert!(ingest.calls() > 1);
+    assert_eq!(
+        ingest.gzip_calls(),
+        ingest.calls(),
+        "every call, the resends of the 206 included, is gzip"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

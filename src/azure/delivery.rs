@@ -1,6 +1,7 @@
-//! Delivery that loses nothing: the policy behind our HTTP client. The crate hands us each
-//! gzip JSON batch; we send it, and whatever happens we answer the crate with success once we
-//! have taken responsibility, so its own in-memory retry loop never fights ours.
+//! Delivery that loses nothing: the policy behind both envelope paths. Our own path hands us
+//! each JSON batch (gzip when `compression` says so); the crate's hands us its gzip batches
+//! through our HTTP client, which answers the crate with success once we have taken
+//! responsibility, so its own in-memory retry loop never fights ours.
 //!
 //! - 200: delivered. 206: items with a transient per-item status are kept (resent later), 400
 //!   items are dropped as invalid, 402/439 as over quota: all counted.
@@ -9,6 +10,9 @@
 //!   (or, with storage off, waits in memory), and so does every batch sent during the outage,
 //!   without trying the network. A drain task resends stored batches oldest first once the
 //!   outage is over, and at start-up (a previous process's telemetry).
+//! - With every connection busy, a batch waits up to a second for one; with
+//!   `MAX_WAITING` batches already waiting, it goes straight to storage, so a slow service
+//!   never holds up the export thread. Stored batches are gzip, written on a blocking thread.
 //! - At shutdown, sends stop at the grace deadline and the rest goes to storage.
 
 use std::io::{Read, Write};

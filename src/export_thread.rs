@@ -333,10 +333,10 @@ impl ThreadProcessor {
                         tokio::spawn(background);
                     }
                     let mut batch: Vec<SpanData> = Vec::with_capacity(max);
-                    let mut tick = tokio::time::interval_at(
-                        tokio::time::Instant::now() + config.export_interval,
-                        config.export_interval,
-                    );
+                    // A period of zero would panic (`export_interval=1e-12` is a valid float).
+                    let period = config.export_interval.max(Duration::from_millis(1));
+                    let mut tick =
+                        tokio::time::interval_at(tokio::time::Instant::now() + period, period);
                     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                     loop {
                         tokio::select! {

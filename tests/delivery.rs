@@ -429,3 +429,28 @@ async fn shutdown_within_the_grace_period_stores_what_it_cannot_send() {
     let files = std::fs::read_dir(dir.path()).unwrap().count();
     assert!(files > 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vanishingly_small_export_interval_still_exports() {
+    // A valid float that rounds to a zero duration must not stop the export thread.
+    let ingest = Ingest::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let telemetry = opencensus_settings::build(
+        Settings::default()
+            .with_sampler("AlwaysOnSampler()")
+            .with_exporter(format!(
+                "AzureExporter(connection_string='{}', export_interval=0.000000000001, storage_path='{}')",
+                ingest.connection_string(),
+                dir.path().display()
+            )),
+    )
+    .unwrap();
+    let addr = app(&telemetry).await;
+    send(addr, 3).await;
+    ingest
+        .wait_for("3 requests", |_| ingest.request_ids().len() >= 3)
+        .await;
+    let stats = telemetry.export_stats();
+    assert_eq!(stats.dropped(), 0, "{stats:?}");
+    assert_eq!(stats.delivered, 3, "{stats:?}");
+}

@@ -297,21 +297,10 @@ fn configure(args: &Args<'_>, grpc_class: bool) -> Result<OtlpConfig, ArgError> 
         },
     };
     // compression
-    let gzip = match args.get("compression") {
-        Some(v) => match &v.value {
-            crate::spec::Value::None => From {
-                value: false,
-                origin: format!("compression= {SPEC}"),
-            },
-            crate::spec::Value::Str(s) if s == "gzip" => From {
-                value: true,
-                origin: format!("compression= {SPEC}"),
-            },
-            crate::spec::Value::Str(s) if s == "none" => From {
-                value: false,
-                origin: format!("compression= {SPEC}"),
-            },
-            _ => return Err(args.invalid("compression", "'gzip', 'none' or None", v)),
+    let gzip = match args.gzip("compression")? {
+        Some(value) => From {
+            value,
+            origin: format!("compression= {SPEC}"),
         },
         None => match env(
             args,

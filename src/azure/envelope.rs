@@ -82,6 +82,8 @@ fn cut(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 /// Appends `s` as the inside of a JSON string.
 fn escape(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
@@ -98,7 +100,6 @@ fn escape(out: &mut Vec<u8>, s: &str) {
         };
         out.extend_from_slice(&bytes[start..i]);
         if short.is_empty() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
             out.extend_from_slice(b"\\u00");
             out.push(HEX[usize::from(b >> 4)]);
             out.push(HEX[usize::from(b & 0xf)]);
@@ -184,7 +185,6 @@ impl<'o> Limited<'o> {
     }
 
     fn hex(&mut self, bytes: &[u8]) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         for b in bytes {
             if self.left == 0 {
                 return;
@@ -573,9 +573,7 @@ impl EnvelopeWriter {
         out: &mut Vec<u8>,
     ) {
         out.extend_from_slice(b"\"RequestData\",\"baseData\":{\"ver\":2,\"id\":");
-        let mut w = Limited::open(out, 128);
-        w.hex(&span.span_context.span_id().to_bytes());
-        w.close();
+        Tag::Span(span.span_context.span_id()).write(out, 128);
         if let Some(source) = k
             .client_address
             .or(k.http_client_ip)
@@ -585,9 +583,7 @@ impl EnvelopeWriter {
             .or(k.net_peer_ip)
         {
             out.extend_from_slice(b",\"source\":");
-            let mut w = Limited::open(out, 1024);
-            w.value(source);
-            w.close();
+            Tag::Value(source).write(out, 1024);
         }
         match (method, k.route) {
             (Some(m), Some(r)) => {
@@ -626,9 +622,7 @@ impl EnvelopeWriter {
         });
         if let Some(url) = k.url_full.or(k.http_url) {
             out.extend_from_slice(b",\"url\":");
-            let mut w = Limited::open(out, 2048);
-            w.value(url);
-            w.close();
+            Tag::Value(url).write(out, 2048);
         } else if let Some(target) = k.url_path.or(k.http_target) {
             let query = if k.url_path.is_some() {
                 k.url_query
@@ -682,9 +676,7 @@ impl EnvelopeWriter {
         out.extend_from_slice(b"\"RemoteDependencyData\",\"baseData\":{\"ver\":2,\"name\":");
         json_str(out, &span.name, 1024);
         out.extend_from_slice(b",\"id\":");
-        let mut w = Limited::open(out, 128);
-        w.hex(&span.span_context.span_id().to_bytes());
-        w.close();
+        Tag::Span(span.span_context.span_id()).write(out, 128);
         out.extend_from_slice(b",\"resultCode\":");
         let mut w = Limited::open(out, 1024);
         match status {
@@ -706,9 +698,7 @@ impl EnvelopeWriter {
             .or(k.db_statement)
         {
             out.extend_from_slice(b",\"data\":");
-            let mut w = Limited::open(out, 8192);
-            w.value(data);
-            w.close();
+            Tag::Value(data).write(out, 8192);
         }
         let peer = k
             .server_address
@@ -793,9 +783,7 @@ impl EnvelopeWriter {
             open(out);
             json_str(out, key, PROPERTY_KEY_MAX);
             out.push(b':');
-            let mut w = Limited::open(out, PROPERTY_VALUE_MAX);
-            w.value(&kv.value);
-            w.close();
+            Tag::Value(&kv.value).write(out, PROPERTY_VALUE_MAX);
         }
         for (key, value) in extras.iter().flatten() {
             if self.resource_keys.iter().any(|k| k == key) {

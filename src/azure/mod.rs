@@ -234,15 +234,9 @@ fn configure(args: &Args<'_>) -> Result<AzureConfig, ArgError> {
             proxies.push((lower, Secret::new(url)));
         }
     }
-    let compress = match args.get("compression") {
-        None => !is_loopback(&connection.ingestion_endpoint),
-        Some(v) => match &v.value {
-            crate::spec::Value::Str(s) if s == "gzip" => true,
-            crate::spec::Value::Str(s) if s == "none" => false,
-            crate::spec::Value::None => false,
-            _ => return Err(args.invalid("compression", "'gzip', 'none' or None", v)),
-        },
-    };
+    let compress = args
+        .gzip("compression")?
+        .unwrap_or_else(|| !is_loopback(&connection.ingestion_endpoint));
     Ok(AzureConfig {
         compress,
         connection,

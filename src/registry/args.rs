@@ -376,6 +376,19 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// A `compression=` keyword: `'gzip'` is `true`; `'none'` and `None` are `false`.
+    pub(crate) fn gzip(&self, name: &str) -> Result<Option<bool>, ArgError> {
+        let Some(v) = self.get(name) else {
+            return Ok(None);
+        };
+        match &v.value {
+            Value::None => Ok(Some(false)),
+            Value::Str(s) if s == "gzip" => Ok(Some(true)),
+            Value::Str(s) if s == "none" => Ok(Some(false)),
+            _ => Err(self.invalid(name, "'gzip', 'none' or None", v)),
+        }
+    }
+
     /// A dict of string keys to string values.
     ///
     /// # Errors

@@ -198,7 +198,9 @@ async fn requests_arrive_as_request_telemetry() {
         "{:?}",
         ingest.paths()
     );
-    assert!(ingest.gzip_calls() > 0);
+    // A loopback endpoint gets plain JSON (compression='none' by default there), for spans
+    // with events too: before one envelope writer served every span, those went out as gzip.
+    assert_eq!(ingest.gzip_calls(), 0);
 
     for e in &all {
         assert_eq!(e["iKey"], IKEY);
@@ -645,4 +647,83 @@ async fn outgoing_calls_arrive_as_dependencies_in_the_same_operation() {
         dep["data"]["baseData"]["id"]
     );
     assert_eq!(dep["data"]["baseData"]["resultCode"], "200");
+}
+
+/// A span the old second envelope path panicked on: an error request whose URL crosses the
+/// 2,048-byte limit inside a multi-byte character, with an exception event. Both its Request
+/// and its Exception arrive, and `compression='none'` holds for spans with events too.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_error_span_with_a_long_utf8_url_is_delivered_with_its_exception() {
+    use opencensus_settings::opentelemetry::KeyValue;
+    use opencensus_settings::opentelemetry::trace::{
+        Span as _, SpanKind, Status, Tracer as _, TracerProvider as _,
+    };
+
+    let ingest = Ingest::start().await;
+    let spec = format!(
+        "AzureExporter(connection_string='{}', export_interval=3600, enable_local_storage=False, compression='none')",
+        ingest.connection_string()
+    );
+    let settings = opencensus_settings::Settings::loader()
+        .env([
+            ("OPENCENSUS__TRACE__SAMPLER", "AlwaysOnSampler()"),
+            ("OPENCENSUS__TRACE__EXPORTER", spec.as_str()),
+        ])
+        .executable_dir(None)
+        .current_dir(std::env::temp_dir())
+        .load()
+        .unwrap();
+    let telemetry = opencensus_settings::build(settings).unwrap();
+    let tracer = telemetry.tracer_provider().unwrap().tracer("test");
+    let url = format!("https://example.com/{}é?q=1", "a".repeat(2027));
+    assert!(!url.is_char_boundary(2048));
+    let mut span = tracer
+        .span_builder("GET /long")
+        .with_kind(SpanKind::Server)
+        .with_attributes([
+            KeyValue::new("http.request.method", "GET"),
+            KeyValue::new("http.route", "/long"),
+            KeyValue::new("url.full", url),
+        ])
+        .start(&tracer);
+    span.add_event(
+        "exception",
+        vec![
+            KeyValue::new("exception.type", "my_app::DbDown"),
+            KeyValue::new("exception.message", "the database is down"),
+        ],
+    );
+    span.set_status(Status::error("the database is down"));
+    span.end();
+    let handle = tokio::task::spawn_blocking(move || {
+        telemetry.force_flush().unwrap();
+        telemetry
+    });
+    let telemetry = handle.await.unwrap();
+    let all = ingest
+        .wait_for("the request and its exception", |e| e.len() >= 2)
+        .await;
+    assert!(ingest.rejected().is_empty(), "{:#?}", ingest.rejected());
+    assert_eq!(ingest.gzip_calls(), 0, "compression='none' must hold");
+    let request = requests(&all)[0];
+    let url = request["data"]["baseData"]["url"].as_str().unwrap();
+    assert_eq!(url.len(), 2047, "cut before the 'é'");
+    assert_eq!(request["data"]["baseData"]["success"], false);
+    let exception = all
+        .iter()
+        .find(|e| e["name"] == "Microsoft.ApplicationInsights.Exception")
+        .unwrap();
+    assert_eq!(
+        exception["tags"]["ai.operation.id"],
+        request["tags"]["ai.operation.id"]
+    );
+    assert_eq!(
+        exception["data"]["baseData"]["exceptions"][0]["typeName"],
+        "my_app::DbDown"
+    );
+    let stats = tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .unwrap();
+    assert_eq!(stats.delivered, 2, "{stats:?}");
+    assert_eq!(stats.dropped(), 0, "{stats:?}");
 }

@@ -378,12 +378,8 @@ impl Delivery {
         }
     }
 
-    /// Takes responsibility for one batch: send it, or keep it for later.
-    pub(crate) async fn deliver(self: &Arc<Self>, body: Bytes) {
-        self.deliver_counted(body, None).await;
-    }
-
-    /// [`Delivery::deliver`] for a body of `count` items (a JSON array, or gzip of one).
+    /// Takes responsibility for one batch of `count` items (a JSON array, or gzip of one):
+    /// send it, or keep it for later.
     pub(crate) async fn deliver_counted(self: &Arc<Self>, mut body: Bytes, mut count: Option<u64>) {
         loop {
             let past_deadline = self.deadline().is_some_and(|d| Instant::now() >= d);

@@ -1,24 +1,18 @@
-//! The exporter itself: our own envelope path for the spans nearly every request makes
-//! (`envelope.rs`), and `opentelemetry-application-insights` with our HTTP client for the rest
-//! (spans with events or links), wrapped so that its envelopes match SPEC section 7 where the
-//! crate alone does not. Both paths hand their bodies to the same [`Delivery`].
+//! The exporter itself: spans written by the envelope writer (`envelope/`), bodies handed to
+//! [`Delivery`], and the export thread that feeds it.
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
-use opentelemetry::trace::{SpanKind, Status};
-use opentelemetry::{KeyValue, Value};
-use opentelemetry_application_insights::Exporter;
-use opentelemetry_http::{HttpClient, HttpError, Request, Response};
+use opentelemetry::KeyValue;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use super::AzureConfig;
 use super::delivery::{self, Delivery};
-use super::envelope::{self, EnvelopeWriter};
+use super::envelope::EnvelopeWriter;
 use super::storage::Storage;
 use crate::export_thread::{Hooks, ThreadConfig, ThreadProcessor};
 use crate::registry::BuildContext;
@@ -44,33 +38,9 @@ fn reqwest_client(config: &AzureConfig) -> Result<reqwest::Client, BoxError> {
     Ok(builder.build()?)
 }
 
-/// The HTTP client the crate sends through: it hands every batch to [`Delivery`], which owns
-/// the retry policy and local storage, and answers the crate with success once delivery has
-/// taken responsibility, so the crate's own retry loop never runs.
-pub(crate) struct Client {
-    delivery: Arc<Delivery>,
-}
-
-impl fmt::Debug for Client {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AzureHttpClient")
-    }
-}
-
-#[async_trait::async_trait]
-impl HttpClient for Client {
-    async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
-        self.delivery.deliver(request.into_body()).await;
-        Ok(Response::builder().status(200).body(Bytes::from_static(
-            b"{\"itemsReceived\":0,\"itemsAccepted\":0,\"errors\":[]}",
-        ))?)
-    }
-}
-
-/// Writes envelopes for the common spans itself; adjusts the others before the crate turns
-/// them into envelopes.
+/// The Application Insights span exporter: every span and its events written by our envelope
+/// writer into one body per batch, handed to [`Delivery`] (which owns retries and storage).
 pub(crate) struct AzureSpanExporter {
-    inner: Exporter<Client>,
     writer: EnvelopeWriter,
     delivery: Arc<Delivery>,
     /// The last body's size: the next buffer starts at it, so it is allocated once.
@@ -81,73 +51,28 @@ pub(crate) struct AzureSpanExporter {
 
 impl fmt::Debug for AzureSpanExporter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The crate's own Debug prints the instrumentation key: never delegate to it.
         f.debug_struct("AzureSpanExporter")
             .field("service_name", &self.service_name)
             .finish_non_exhaustive()
     }
 }
 
-fn status_code(span: &SpanData) -> Option<i64> {
-    let find = |key: &str| {
-        span.attributes
-            .iter()
-            .rev()
-            .find(|kv| kv.key.as_str() == key)
-    };
-    find("http.response.status_code")
-        .or_else(|| find("http.status_code"))
-        .and_then(|kv| match &kv.value {
-            Value::I64(i) => Some(*i),
-            Value::String(s) => s.as_str().parse().ok(),
-            _ => None,
-        })
-}
-
-/// What the crate does not do on its own (SPEC section 7):
-/// - `success` is false for 4xx and 5xx (the crate looks at the span status alone);
-/// - `ai.operation.name` is the request name even without a route (the method alone);
-/// - a request that ended without a response (a panic, an inner error) reports 500.
-pub(crate) fn adjust(span: &mut SpanData) {
-    if !matches!(span.span_kind, SpanKind::Server | SpanKind::Consumer) {
-        return;
-    }
-    match status_code(span) {
-        Some(code) if code >= 400 && !matches!(span.status, Status::Error { .. }) => {
-            span.status = Status::error("");
-        }
-        None if matches!(span.status, Status::Error { .. }) => {
-            span.attributes
-                .push(KeyValue::new("http.response.status_code", 500i64));
-        }
-        _ => {}
-    }
-    span.attributes
-        .push(KeyValue::new("ai.operation.name", span.name.to_string()));
-}
-
 impl AzureSpanExporter {
-    /// One body for the spans our path takes; the others are returned.
-    fn write_batch(&self, batch: Vec<SpanData>) -> (Option<(Bytes, u64)>, Vec<SpanData>) {
+    /// One body (a JSON array, gzip when delivery compresses) and its item count.
+    fn write_batch(&self, batch: &[SpanData]) -> Option<(Bytes, u64)> {
         use std::sync::atomic::Ordering;
-        let mut rest = Vec::new();
         let mut body = Vec::with_capacity(self.size_hint.load(Ordering::Relaxed));
         body.push(b'[');
         let mut count = 0u64;
         for span in batch {
-            if !envelope::fast_path(&span) {
-                rest.push(span);
-                continue;
-            }
             if count > 0 {
                 body.push(b',');
             }
-            self.writer.write(&span, &mut body);
-            count += 1;
+            count += self.writer.write(span, &mut body);
         }
         body.push(b']');
         if count == 0 {
-            return (None, rest);
+            return None;
         }
         self.size_hint
             .store(body.len() + body.len() / 8, Ordering::Relaxed);
@@ -159,27 +84,16 @@ impl AzureSpanExporter {
         } else {
             Bytes::from(body)
         };
-        (Some((body, count)), rest)
+        Some((body, count))
     }
 }
 
 impl SpanExporter for AzureSpanExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        let (ours, mut rest) = self.write_batch(batch);
-        if let Some((body, count)) = ours {
+        if let Some((body, count)) = self.write_batch(&batch) {
             self.delivery.deliver_counted(body, Some(count)).await;
         }
-        if rest.is_empty() {
-            return Ok(());
-        }
-        for span in &mut rest {
-            adjust(span);
-        }
-        self.inner.export(rest).await
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
+        Ok(())
     }
 
     fn set_resource(&mut self, resource: &Resource) {
@@ -202,7 +116,6 @@ impl SpanExporter for AzureSpanExporter {
         }
         let adjusted = Resource::builder_empty().with_attributes(attrs).build();
         self.writer.set_resource(&adjusted);
-        self.inner.set_resource(&adjusted);
     }
 }
 
@@ -281,24 +194,9 @@ pub(crate) fn build(
         counters.clone(),
         config.compress,
     );
-    let client = Client {
-        delivery: delivery.clone(),
-    };
-    let connection_string = format!(
-        "InstrumentationKey={}",
-        config.connection.instrumentation_key.expose()
-    );
-    // The endpoint given here only builds the envelopes' target: delivery posts to the
-    // configured endpoint itself, http:// included (the crate would rewrite it to https://).
-    #[allow(deprecated)]
-    let exporter = Exporter::new_from_connection_string(connection_string, client)
-        .map_err(|_| "the instrumentation key was refused by opentelemetry-application-insights")?
-        .with_endpoint(&endpoint)?;
     // sampleRate is rate x 100; an unknown rate or rate 0 counts each item once (100).
     let rate = cx.sample_rate().filter(|r| *r > 0.0).unwrap_or(1.0);
-    let exporter = exporter.with_sample_rate(rate);
     let wrapped = AzureSpanExporter {
-        inner: exporter,
         writer: EnvelopeWriter::new(config.connection.instrumentation_key.expose(), rate * 100.0),
         delivery: delivery.clone(),
         size_hint: std::sync::atomic::AtomicUsize::new(64 * 1024),

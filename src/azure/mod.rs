@@ -1,7 +1,6 @@
 //! `opencensus.ext.azure.trace_exporter.AzureExporter`: Azure Application Insights, fed by our
-//! export thread. Envelopes come from our own envelope path (`envelope.rs`) for spans without
-//! events or links, and from `opentelemetry-application-insights` for the others; the output
-//! is the same (a property test holds both to it).
+//! export thread. Envelopes come from our own writer (`envelope/`) for every span and event;
+//! a property test holds its output to `opentelemetry-application-insights`'s, field for field.
 //!
 //! `compression='gzip'|'none'` (ours): gzip at level 1, the default unless the ingestion
 //! endpoint is loopback.

@@ -1,0 +1,120 @@
+//! JSON primitives for the envelope writer: strings escaped straight into the body, cut to a
+//! byte limit at a character boundary, and integers through `itoa` (no allocation).
+
+use opentelemetry::Value;
+
+pub(super) const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// `s` cut to at most `max` bytes, at a character boundary (the crate cuts at the byte count
+/// and panics inside a multi-byte character).
+pub(super) fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Appends `s` as the inside of a JSON string.
+pub(super) fn escape(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let short: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x00..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if short.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xf)]);
+        } else {
+            out.extend_from_slice(short);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+}
+
+/// Writes one JSON string of at most `max` bytes (before escaping) from several pieces.
+pub(super) struct Limited<'o> {
+    out: &'o mut Vec<u8>,
+    left: usize,
+}
+
+impl<'o> Limited<'o> {
+    pub(super) fn open(out: &'o mut Vec<u8>, max: usize) -> Limited<'o> {
+        out.push(b'"');
+        Limited { out, left: max }
+    }
+
+    pub(super) fn str(&mut self, s: &str) {
+        if self.left == 0 {
+            return;
+        }
+        let s = cut(s, self.left);
+        self.left -= s.len();
+        escape(self.out, s);
+    }
+
+    pub(super) fn int(&mut self, v: i64) {
+        let mut buf = itoa::Buffer::new();
+        self.str(buf.format(v));
+    }
+
+    /// A value as the crate prints it (`Value::as_str`), without allocating for the common
+    /// kinds.
+    pub(super) fn value(&mut self, v: &Value) {
+        match v {
+            Value::String(s) => self.str(s.as_str()),
+            Value::I64(i) => self.int(*i),
+            Value::Bool(b) => self.str(if *b { "true" } else { "false" }),
+            other => self.str(&other.as_str()),
+        }
+    }
+
+    pub(super) fn hex(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            for nibble in [b >> 4, b & 0xf] {
+                if self.left == 0 {
+                    return;
+                }
+                self.out.push(HEX[usize::from(nibble)]);
+                self.left -= 1;
+            }
+        }
+    }
+
+    pub(super) fn close(self) {
+        self.out.push(b'"');
+    }
+}
+
+/// One JSON string of at most `max` bytes.
+pub(super) fn json_str(out: &mut Vec<u8>, s: &str, max: usize) {
+    let mut w = Limited::open(out, max);
+    w.str(s);
+    w.close();
+}
+
+/// One JSON string of a value, at most `max` bytes.
+pub(super) fn json_value(out: &mut Vec<u8>, v: &Value, max: usize) {
+    let mut w = Limited::open(out, max);
+    w.value(v);
+    w.close();
+}
+
+/// A non-negative integer's decimal digits.
+pub(super) fn uint(out: &mut Vec<u8>, v: u64) {
+    let mut buf = itoa::Buffer::new();
+    out.extend_from_slice(buf.format(v).as_bytes());
+}

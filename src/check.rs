@@ -5,7 +5,8 @@
 use std::fmt;
 
 use crate::error::Error;
-use crate::resolve::{StartupReport, resolve};
+use crate::report::StartupReport;
+use crate::resolve::resolve;
 use crate::settings::SettingsLoader;
 
 /// The outcome of [`check`]: what is configured and from where, and every problem.

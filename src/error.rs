@@ -6,6 +6,9 @@ use std::sync::Arc;
 
 use crate::origin::Origin;
 
+/// A boxed error from a build step or an exporter.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// What kind of problem an [`Error`] (or one of its [`Problem`]s) is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -22,6 +22,8 @@
 
 use std::fmt;
 
+use crate::hostport::{parse_authority, split_host};
+
 /// What a path exclusion entry should look like (used in error reports).
 const PATH_EXPECTED: &str = "a path prefix like `health`, a glob like `/api/*/health`, \
      or a URL like `https://example.com/health`";
@@ -56,11 +58,6 @@ fn strip_slash(s: &str) -> &str {
     s.strip_prefix('/').unwrap_or(s)
 }
 
-/// Trims optional whitespace (space and tab) as found around header values.
-fn trim_ows(s: &str) -> &str {
-    s.trim_matches(|c| c == ' ' || c == '\t')
-}
-
 /// Rejects empty entries, surrounding whitespace and embedded whitespace or
 /// control characters, which all point to a mistake in the configuration.
 fn check_text(entry: &str, empty_message: &str) -> Result<(), String> {
@@ -88,103 +85,6 @@ fn strip_http_scheme(entry: &str) -> Option<&str> {
         }
     }
     None
-}
-
-/// Parses a port: 1 to 5 ASCII digits with a value in `1..=65535`.
-/// Allocation-free; used on the match path for `Host` headers too.
-fn parse_port(s: &str) -> Option<u16> {
-    if s.is_empty() || s.len() > 5 {
-        return None;
-    }
-    let mut value: u32 = 0;
-    for b in s.bytes() {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        value = value * 10 + u32::from(b - b'0');
-    }
-    match u16::try_from(value) {
-        Ok(0) | Err(_) => None,
-        Ok(port) => Some(port),
-    }
-}
-
-/// Splits a request `Host` header into host (IPv6 without brackets) and port.
-/// A missing or unparsable port is `None` ("unknown"). Allocation-free.
-fn split_request_host(header: &str) -> (&str, Option<u16>) {
-    let header = trim_ows(header);
-    if let Some(rest) = header.strip_prefix('[') {
-        return match rest.split_once(']') {
-            Some((inner, after)) => (inner, after.strip_prefix(':').and_then(parse_port)),
-            None => (header, None),
-        };
-    }
-    match header.split_once(':') {
-        Some((host, port)) if !port.contains(':') => (host, parse_port(port)),
-        _ => (header, None),
-    }
-}
-
-/// Validates and splits an entry's `host[:port]` / `[v6][:port]` authority.
-/// The returned host is lower-cased and has no brackets.
-fn parse_authority(authority: &str) -> Result<(Box<str>, Option<u16>), String> {
-    if authority.is_empty() {
-        return Err("empty host".to_owned());
-    }
-    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let Some((inner, after)) = rest.split_once(']') else {
-            return Err("unterminated `[` in IPv6 host".to_owned());
-        };
-        if inner.is_empty() {
-            return Err("empty host".to_owned());
-        }
-        if !inner.contains(':')
-            || !inner
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-        {
-            return Err(format!("`[{inner}]` is not an IPv6 address"));
-        }
-        let port = match after {
-            "" => None,
-            _ => match after.strip_prefix(':') {
-                Some(p) => Some(p),
-                None => {
-                    return Err(format!("unexpected `{after}` after IPv6 address"));
-                }
-            },
-        };
-        (inner, port)
-    } else {
-        let mut parts = authority.splitn(3, ':');
-        let host = parts.next().unwrap_or_default();
-        let port = parts.next();
-        if parts.next().is_some() {
-            return Err(
-                "IPv6 addresses must be enclosed in brackets, like `[::1]:8080`".to_owned(),
-            );
-        }
-        if host.is_empty() {
-            return Err("empty host".to_owned());
-        }
-        if let Some(c) = host
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~' | '%')))
-        {
-            return Err(format!(
-                "invalid character `{c}` in host (use the ASCII/punycode form)"
-            ));
-        }
-        (host, port)
-    };
-    let port = match port {
-        None => None,
-        Some(p) => match parse_port(p) {
-            Some(port) => Some(port),
-            None => return Err(format!("invalid port `{p}` (expected 1-65535)")),
-        },
-    };
-    Ok((host.to_ascii_lowercase().into_boxed_str(), port))
 }
 
 /// One precompiled glob segment.
@@ -500,7 +400,7 @@ impl PathExcludeList {
         }
         match host {
             Some(header) if !self.urls.is_empty() => {
-                let (host, port) = split_request_host(header);
+                let (host, port) = split_host(header);
                 self.urls.iter().any(|u| u.matches(host, port, path))
             }
             _ => false,

@@ -4,7 +4,7 @@
 //! shutting down never waits on the app's runtime (so it cannot deadlock it).
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,106 +15,10 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 use tokio::sync::mpsc;
 
+use crate::stats::{ExportCounters, count_late};
+
 // The span queue is std's bounded channel (lock-free when it has room, and a send never wakes
 // the export thread by itself); control messages use Tokio's.
-
-/// Counts of what happened to the spans handed to the export thread.
-#[derive(Debug, Default)]
-pub struct ExportCounters {
-    pub(crate) queued: AtomicU64,
-    pub(crate) exported: AtomicU64,
-    pub(crate) failed: AtomicU64,
-    pub(crate) dropped_queue_full: AtomicU64,
-    pub(crate) waited_queue_full: AtomicU64,
-    pub(crate) delivered: AtomicU64,
-    pub(crate) stored: AtomicU64,
-    pub(crate) resent: AtomicU64,
-    pub(crate) dropped_invalid: AtomicU64,
-    pub(crate) dropped_quota: AtomicU64,
-    pub(crate) dropped_storage_full: AtomicU64,
-    pub(crate) dropped_no_storage: AtomicU64,
-    pub(crate) dropped_expired: AtomicU64,
-    pub(crate) last_error: Mutex<Option<String>>,
-}
-
-/// A snapshot of [`ExportCounters`]: spans through the export thread, and telemetry items
-/// (envelopes: a span and its exception events) through delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct ExportStats {
-    /// Spans accepted into the queue.
-    pub queued: u64,
-    /// Spans whose batch the exporter took (sent, or kept for later by delivery).
-    pub exported: u64,
-    /// Spans whose batch the exporter reported as failed.
-    pub failed: u64,
-    /// Spans dropped because the queue stayed full for the whole wait (100 ms).
-    pub dropped_queue_full: u64,
-    /// Spans whose producer had to wait for room in the full queue (back-pressure instead of
-    /// loss when the exporter falls behind).
-    pub waited_queue_full: u64,
-    /// Spans handed to the exporter whose export has not finished (after shutdown: lost, as
-    /// the grace period ended first).
-    pub in_flight: u64,
-    /// Items the ingestion service accepted.
-    pub delivered: u64,
-    /// Items written to local storage to be sent later.
-    pub stored: u64,
-    /// Stored items delivered later (by this process or the one before).
-    pub resent: u64,
-    /// Items the service refused as invalid (400); retrying cannot help.
-    pub dropped_invalid: u64,
-    /// Items refused over quota (402, 439).
-    pub dropped_quota: u64,
-    /// Items not stored because local storage was full (`storage_max_size`).
-    pub dropped_storage_full: u64,
-    /// Items that could not be sent before shutdown with local storage off.
-    pub dropped_no_storage: u64,
-    /// Stored items deleted unsent after `storage_retention_period`.
-    pub dropped_expired: u64,
-}
-
-impl ExportStats {
-    /// Every item lost, whatever the cause.
-    pub fn dropped(&self) -> u64 {
-        self.dropped_queue_full
-            + self.dropped_invalid
-            + self.dropped_quota
-            + self.dropped_storage_full
-            + self.dropped_no_storage
-            + self.dropped_expired
-    }
-}
-
-impl ExportCounters {
-    /// The counts now.
-    pub fn snapshot(&self) -> ExportStats {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        ExportStats {
-            queued: get(&self.queued),
-            exported: get(&self.exported),
-            failed: get(&self.failed),
-            dropped_queue_full: get(&self.dropped_queue_full),
-            waited_queue_full: get(&self.waited_queue_full),
-            in_flight: get(&self.queued)
-                .saturating_sub(get(&self.exported))
-                .saturating_sub(get(&self.failed)),
-            delivered: get(&self.delivered),
-            stored: get(&self.stored),
-            resent: get(&self.resent),
-            dropped_invalid: get(&self.dropped_invalid),
-            dropped_quota: get(&self.dropped_quota),
-            dropped_storage_full: get(&self.dropped_storage_full),
-            dropped_no_storage: get(&self.dropped_no_storage),
-            dropped_expired: get(&self.dropped_expired),
-        }
-    }
-
-    /// The last export error, if any.
-    pub fn last_error(&self) -> Option<String> {
-        self.last_error.lock().ok().and_then(|e| e.clone())
-    }
-}
 
 /// How the export thread batches.
 #[derive(Debug, Clone, Copy)]
@@ -128,6 +32,18 @@ pub(crate) struct ThreadConfig {
 /// saturated server spends on waiting telemetry near 16 MiB (measured: +18.6 MiB peak RSS at
 /// full load); past it, producers wait for room (back-pressure) instead of losing spans.
 pub(crate) const QUEUE_SPANS: usize = 8_192;
+
+impl Default for ThreadConfig {
+    /// What `ExporterComponent::batch` and the OTLP exporter use: batches of up to 512 spans,
+    /// at least every second, a queue of [`QUEUE_SPANS`].
+    fn default() -> Self {
+        ThreadConfig {
+            max_batch_size: 512,
+            export_interval: Duration::from_secs(1),
+            max_queue_size: QUEUE_SPANS,
+        }
+    }
+}
 
 /// How long a producer waits for room in a full queue before the span is dropped (counted).
 const QUEUE_FULL_WAIT: Duration = Duration::from_millis(100);
@@ -218,9 +134,7 @@ impl<E: SpanExporter + 'static> Exports<E> {
                     }
                     Err(err) => {
                         counters.failed.fetch_add(n, Ordering::Relaxed);
-                        if let Ok(mut last) = counters.last_error.lock() {
-                            *last = Some(err.to_string());
-                        }
+                        counters.set_last_error(err.to_string());
                     }
                 }
             });
@@ -234,7 +148,7 @@ impl<E: SpanExporter + 'static> Exports<E> {
 
     fn result(&self, failed_before: u64) -> OTelSdkResult {
         if self.counters.failed.load(Ordering::Relaxed) > failed_before {
-            let last = self.counters.last_error.lock().ok().and_then(|e| e.clone());
+            let last = self.counters.last_error();
             Err(OTelSdkError::InternalFailure(
                 last.unwrap_or_else(|| "export failed".into()),
             ))
@@ -447,12 +361,12 @@ impl SpanProcessor for ThreadProcessor {
             return;
         }
         if self.signal.closed.load(Ordering::Relaxed) {
-            return crate::install::count_late(1);
+            return count_late(1);
         }
         let mut span = match self.offer(Box::new(span)) {
             Ok(()) => return,
             Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
-                return crate::install::count_late(1);
+                return count_late(1);
             }
             Err(std::sync::mpsc::TrySendError::Full(span)) => span,
         };
@@ -470,7 +384,7 @@ impl SpanProcessor for ThreadProcessor {
             match self.offer(span) {
                 Ok(()) => return,
                 Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
-                    return crate::install::count_late(1);
+                    return count_late(1);
                 }
                 Err(std::sync::mpsc::TrySendError::Full(back)) => {
                     if std::time::Instant::now() >= deadline {

@@ -15,10 +15,11 @@ use opentelemetry_sdk::trace::{SdkTracerProvider, Span, SpanData, SpanProcessor}
 
 use crate::error::{Error, ErrorKind, Problem};
 use crate::exclude::{HostExcludeList, PathExcludeList};
-use crate::export_thread::{ExportCounters, ExportStats};
 use crate::registry::BuildContext;
-use crate::resolve::{StartupReport, resolve};
+use crate::report::StartupReport;
+use crate::resolve::{Resolved, resolve};
 use crate::settings::{Settings, SettingsLoader};
+use crate::stats::{ExportCounters, ExportStats, count_late};
 
 /// What the middleware reads from the installed settings.
 #[derive(Debug)]
@@ -39,32 +40,11 @@ pub struct Installed {
 
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 static CURRENT: RwLock<Option<Arc<Installed>>> = RwLock::new(None);
-static LATE_SPANS: AtomicU64 = AtomicU64::new(0);
-static LATE_WARNED: AtomicBool = AtomicBool::new(false);
 
 /// The settings installed by [`init_from_settings`] / [`init_with`], while the guard lives.
 pub fn installed() -> Option<Arc<Installed>> {
     CURRENT.read().ok().and_then(|g| g.clone())
 }
-
-/// How many spans were started or still open after a [`Telemetry`] guard was dropped (they
-/// are not exported). A non-zero count usually means `let _ = init_from_settings()`, which
-/// drops the guard at once.
-pub fn spans_after_shutdown() -> u64 {
-    LATE_SPANS.load(Ordering::Relaxed)
-}
-
-pub(crate) fn count_late(n: u64) {
-    LATE_SPANS.fetch_add(n, Ordering::Relaxed);
-    if !LATE_WARNED.swap(true, Ordering::Relaxed) {
-        tracing::warn!(
-            target: "opencensus_settings",
-            "spans ended after the Telemetry guard was dropped are not exported; keep the guard alive \
-             for the life of the app (`let _telemetry = init_from_settings()?;`, not `let _ = ...`)"
-        );
-    }
-}
-
 /// Loads the settings (file + environment, see [`Settings::load`]), validates every value,
 /// and only then installs the global tracer provider, the global propagator and the exclusion
 /// lists the middleware reads.
@@ -129,15 +109,11 @@ pub fn build(settings: Settings) -> Result<Telemetry, Error> {
     }
 }
 
-fn install(settings: Settings, resolved: crate::resolve::Resolved) -> Result<Telemetry, Error> {
+fn install(settings: Settings, resolved: Resolved) -> Result<Telemetry, Error> {
     construct(settings, resolved, true)
 }
 
-fn construct(
-    settings: Settings,
-    resolved: crate::resolve::Resolved,
-    global: bool,
-) -> Result<Telemetry, Error> {
+fn construct(settings: Settings, resolved: Resolved, global: bool) -> Result<Telemetry, Error> {
     if global
         && INSTALLED
             .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
@@ -157,7 +133,7 @@ fn construct(
         None
     } else {
         let cx = BuildContext {
-            settings: &settings,
+            environment: settings.environment(),
             sample_rate,
             counters: export_counters.clone(),
         };

@@ -40,26 +40,32 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
-#[cfg(feature = "azure")]
-mod azure;
+// The layers, bottom up (docs/architecture.md): leaf types; the registry; the export thread
+// and the exporters; the built-in components; the settings; resolve/install/check; the
+// middleware. A module imports only from layers below its own.
+mod builtins;
 mod check;
 #[cfg(feature = "reqwest")]
 pub mod client;
+mod environment;
 mod error;
 pub mod exclude;
 mod export_thread;
+mod exporters;
+mod hostport;
 mod install;
 #[cfg(any(feature = "axum", feature = "actix"))]
 mod middleware;
 mod origin;
-#[cfg(feature = "otlp")]
-mod otlp;
 pub mod propagation;
 pub mod registry;
+mod report;
 mod resolve;
+mod samplers;
 mod secret;
 mod settings;
 pub mod spec;
+mod stats;
 #[cfg(any(feature = "axum", feature = "actix", feature = "reqwest"))]
 mod tracer;
 
@@ -76,16 +82,15 @@ pub mod actix {
         ActixResponseFuture, OpencensusActixService, OpencensusMiddleware,
     };
 }
+pub use environment::Environment;
 pub use error::{Error, ErrorKind, Problem};
-pub use export_thread::{ExportCounters, ExportStats};
-pub use install::{
-    Installed, Telemetry, build, init_from_settings, init_with, installed, spans_after_shutdown,
-};
-pub use origin::Origin;
+pub use install::{Installed, Telemetry, build, init_from_settings, init_with, installed};
+pub use origin::{Origin, Setting};
 pub use registry::Registry;
-pub use resolve::{ReportLine, StartupReport};
+pub use report::{ReportLine, StartupReport};
 pub use secret::Secret;
-pub use settings::{Setting, Settings, SettingsLoader, Warning};
+pub use settings::{Settings, SettingsLoader, Warning};
+pub use stats::{ExportCounters, ExportStats, spans_after_shutdown};
 
 /// The OpenTelemetry API crate this library is built on (one version across the graph:
 /// use this re-export rather than a second dependency).

@@ -1,4 +1,4 @@
-//! Where an effective setting came from.
+//! Where an effective setting came from, and a value paired with it.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -60,4 +60,13 @@ impl fmt::Display for Origin {
             Origin::Code { location } => write!(f, "code at {location}"),
         }
     }
+}
+
+/// One effective value and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setting<T> {
+    /// The value.
+    pub value: T,
+    /// Where it came from.
+    pub origin: Origin,
 }

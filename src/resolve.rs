@@ -8,13 +8,14 @@ use opentelemetry_sdk::Resource;
 
 use crate::error::{ErrorKind, Problem};
 use crate::exclude::{ExcludeEntryError, HostExcludeList, PathExcludeList};
-use crate::origin::Origin;
+use crate::origin::{Origin, Setting};
 use crate::registry::args::{Built, build_described};
 use crate::registry::{
     ArgError, ComponentKind, ExporterComponent, PropagatorComponent, Registry, SamplerComponent,
 };
+use crate::report::{ReportLine, StartupReport};
+use crate::settings::Settings;
 use crate::settings::keys::Key;
-use crate::settings::{Setting, Settings};
 use crate::spec::{self, Span};
 
 /// Every component resolved from the settings, ready to install.
@@ -31,62 +32,6 @@ pub(crate) struct Resolved {
 impl fmt::Debug for Resolved {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.report, f)
-    }
-}
-
-/// One line of the start-up report / `check` output.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReportLine {
-    /// `SAMPLER`, `EXPORTER`, ..., or `service.name`.
-    pub key: String,
-    /// The resolved value, secrets redacted.
-    pub value: String,
-    /// Where it came from (a standard variable shows its value too).
-    pub origin: String,
-}
-
-/// What was configured, and from where: logged once at install (INFO, target
-/// `opencensus_settings`), returned by [`Telemetry::report`](crate::Telemetry::report), printed by
-/// `opencensus-settings check`.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct StartupReport {
-    /// The settings file used, or `None` for "no settings file".
-    pub file: Option<String>,
-    /// One line per setting.
-    pub lines: Vec<ReportLine>,
-    /// Warnings (shadowed standard variables, misspelt variables).
-    pub warnings: Vec<String>,
-    /// Whether `OTEL_SDK_DISABLED=true` is in effect.
-    pub disabled: bool,
-}
-
-impl fmt::Display for StartupReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.file {
-            Some(file) => writeln!(f, "settings file: {file}")?,
-            None => writeln!(
-                f,
-                "settings file: none found (built-in defaults and environment)"
-            )?,
-        }
-        if self.disabled {
-            writeln!(
-                f,
-                "tracing disabled by OTEL_SDK_DISABLED=true: nothing is recorded, context still propagates"
-            )?;
-        }
-        let width = self.lines.iter().map(|l| l.key.len()).max().unwrap_or(0);
-        for line in &self.lines {
-            writeln!(
-                f,
-                "  {:width$}  {}  <- {}",
-                line.key, line.value, line.origin
-            )?;
-        }
-        for warning in &self.warnings {
-            writeln!(f, "warning: {warning}")?;
-        }
-        Ok(())
     }
 }
 
@@ -194,7 +139,7 @@ fn resolve_spec(
             registry,
         )
     })?;
-    build_described(registry, &call, kind, Some(settings)).map_err(|e: ArgError| {
+    build_described(registry, &call, kind, Some(settings.environment())).map_err(|e: ArgError| {
         if let Some(origin) = e.origin {
             // The bad value is not in the spec (an environment variable): no caret.
             let mut p = Problem::new(e.kind, e.message).key(key.name()).at(origin);
@@ -309,7 +254,7 @@ pub(crate) fn resolve(settings: &Settings) -> Result<Resolved, (Vec<Problem>, St
 
     let (resource, service_line) = build_resource(settings);
     report.lines.push(service_line);
-    if let Some(cs) = &settings.connection_string {
+    if let Some(cs) = settings.environment().connection_string() {
         report.lines.push(ReportLine {
             key: "connection string".to_string(),
             value: cs.value.to_string(),

@@ -245,20 +245,6 @@ pub(crate) fn name_method(method: &str) -> &'static str {
     known_method(method).unwrap_or("HTTP")
 }
 
-/// Splits a Host value into host and port (IPv6 in brackets).
-fn split_host(host: &str) -> (&str, Option<u16>) {
-    if let Some(rest) = host.strip_prefix('[') {
-        if let Some((h, after)) = rest.split_once(']') {
-            return (h, after.strip_prefix(':').and_then(|p| p.parse().ok()));
-        }
-        return (host, None);
-    }
-    match host.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') => (h, p.parse().ok()),
-        _ => (host, None),
-    }
-}
-
 pub(crate) fn span_name(method: &'static str, route: Option<&str>) -> Cow<'static, str> {
     match route {
         Some(route) => Cow::Owned(format!("{method} {route}")),
@@ -307,7 +293,7 @@ impl Shared {
             };
             attrs.push(KeyValue::new("url.scheme", scheme));
             if let Some(host) = req.host {
-                let (address, port) = split_host(host);
+                let (address, port) = crate::hostport::split_host(host);
                 attrs.push(KeyValue::new("server.address", address.to_string()));
                 let port = port.or(match req.scheme {
                     "https" => Some(443),

@@ -4,6 +4,7 @@ use std::fmt;
 use std::ops::RangeInclusive;
 
 use super::{Component, ComponentKind, Factory, PropagatorComponent, Registry, SamplerComponent};
+use crate::environment::Environment;
 use crate::error::ErrorKind;
 use crate::spec::{Call, Span, Spanned, Value};
 
@@ -81,7 +82,7 @@ pub struct Args<'a> {
     call: &'a Call,
     bound: Vec<(usize, &'a Spanned<Value>)>,
     registry: &'a Registry,
-    settings: Option<&'a crate::settings::Settings>,
+    environment: Option<&'a Environment>,
 }
 
 impl fmt::Debug for Args<'_> {
@@ -106,7 +107,7 @@ impl<'a> Args<'a> {
         registry: &'a Registry,
         component: &'a Component,
         call: &'a Call,
-        settings: Option<&'a crate::settings::Settings>,
+        environment: Option<&'a Environment>,
     ) -> Result<Self, ArgError> {
         let params = &component.params;
         let class = component.class();
@@ -181,14 +182,14 @@ impl<'a> Args<'a> {
             call,
             bound,
             registry,
-            settings,
+            environment,
         })
     }
 
-    /// The settings being resolved (their environment, service name, ...), when resolving
-    /// settings rather than a lone spec.
-    pub fn settings(&self) -> Option<&crate::settings::Settings> {
-        self.settings
+    /// The environment of the settings being resolved (their variables, the standard
+    /// Application Insights ones), when resolving settings rather than a lone spec.
+    pub fn environment(&self) -> Option<&Environment> {
+        self.environment
     }
 
     /// The component's class name (`ProbabilitySampler`).
@@ -437,7 +438,12 @@ impl<'a> Args<'a> {
             return Ok(None);
         };
         let call = as_call(v).ok_or_else(|| self.invalid(name, "a sampler", v))?;
-        match build(self.registry, &call, ComponentKind::Sampler, self.settings)? {
+        match build(
+            self.registry,
+            &call,
+            ComponentKind::Sampler,
+            self.environment,
+        )? {
             Built::Sampler(s) => Ok(Some(s)),
             _ => Err(self.invalid(name, "a sampler", v)),
         }
@@ -462,7 +468,7 @@ impl<'a> Args<'a> {
                 self.registry,
                 &call,
                 ComponentKind::Propagator,
-                self.settings,
+                self.environment,
             )? {
                 Built::Propagator(p) => out.push(p),
                 _ => return Err(self.invalid(name, "a list of propagators", item)),
@@ -522,16 +528,16 @@ pub(crate) fn build(
     registry: &Registry,
     call: &Call,
     kind: ComponentKind,
-    settings: Option<&crate::settings::Settings>,
+    environment: Option<&Environment>,
 ) -> Result<Built, ArgError> {
-    build_described(registry, call, kind, settings).map(|(b, _)| b)
+    build_described(registry, call, kind, environment).map(|(b, _)| b)
 }
 
 pub(crate) fn build_described(
     registry: &Registry,
     call: &Call,
     kind: ComponentKind,
-    settings: Option<&crate::settings::Settings>,
+    environment: Option<&Environment>,
 ) -> Result<(Built, String), ArgError> {
     let component = registry
         .lookup(&call.name.value, kind)
@@ -540,7 +546,7 @@ pub(crate) fn build_described(
     if let Factory::Unavailable(_, reason) = &component.factory {
         return Err(not_available(component, reason, call));
     }
-    let args = Args::bind(registry, component, call, settings)?;
+    let args = Args::bind(registry, component, call, environment)?;
     let description = args.describe();
     let built = match &component.factory {
         Factory::Sampler(f) => Built::Sampler(f(&args).map_err(|e| e.at(call.span.clone()))?),

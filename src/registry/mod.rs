@@ -1,10 +1,10 @@
-//! Name -> factory: what spec strings mean. Built-in OpenCensus components, plus whatever the
-//! application registers.
+//! Name -> factory: what spec strings mean, and what a factory sees (its arguments, checked
+//! against its declared keywords and ranges) and returns. Which components exist is not known
+//! here: `builtins` registers the built-in ones into [`Registry::default`], the application
+//! its own.
 
 pub(crate) mod args;
-mod exporters;
-mod propagators;
-pub(crate) mod samplers;
+mod exporter;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -13,11 +13,10 @@ use std::sync::Arc;
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry_sdk::trace::ShouldSample;
 
+/// OpenCensus's sampler, decided exactly as OpenCensus decides (defined in `samplers`).
+pub use crate::samplers::ProbabilitySampler;
 pub use args::{ArgError, Args};
-#[cfg(feature = "azure")]
-pub(crate) use exporters::SYNC_TRANSPORT;
-pub use exporters::{BuildContext, ExporterComponent};
-pub use samplers::ProbabilitySampler;
+pub use exporter::{BuildContext, ExporterComponent};
 
 use crate::error::ErrorKind;
 
@@ -179,17 +178,6 @@ impl fmt::Debug for Registry {
         f.debug_list()
             .entries(self.components.iter().map(|c| &c.name))
             .finish()
-    }
-}
-
-impl Default for Registry {
-    /// The built-in OpenCensus components.
-    fn default() -> Self {
-        let mut r = Registry::empty();
-        samplers::register(&mut r);
-        exporters::register(&mut r);
-        propagators::register(&mut r);
-        r
     }
 }
 

@@ -1,7 +1,8 @@
 //! `OPENCENSUS__TRACE__<KEY>` variables: keys in any case, lists as TOML arrays or `a,b`.
 
 use super::keys::{Key, suggest_key};
-use super::{Entry, EnvVar, RawValue, Warning, check_duplicates};
+use super::{Entry, RawValue, Warning, check_duplicates};
+use crate::environment::EnvVar;
 use crate::error::{ErrorKind, Problem};
 use crate::origin::Origin;
 

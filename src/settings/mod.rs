@@ -21,20 +21,11 @@ use std::sync::Arc;
 use figment::value::{Dict, Map, Value as FigValue};
 use figment::{Figment, Metadata, Profile, Provider};
 
+use crate::environment::{EnvVar, Environment};
 use crate::error::{Error, ErrorKind, Problem};
-use crate::origin::Origin;
+use crate::origin::{Origin, Setting};
 use crate::registry::Registry;
-use crate::secret::Secret;
 use keys::Key;
-
-/// One effective value and where it came from.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Setting<T> {
-    /// The value.
-    pub value: T,
-    /// Where it came from.
-    pub origin: Origin,
-}
 
 /// A warning found while loading (the settings are still valid).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,13 +60,6 @@ pub(crate) struct Entry {
     pub(crate) spelling: String,
     pub(crate) value: RawValue,
     pub(crate) origin: Origin,
-}
-
-/// One environment variable of the snapshot; `Err` when it is not UTF-8.
-#[derive(Debug, Clone)]
-pub(crate) struct EnvVar {
-    pub(crate) name: String,
-    pub(crate) value: Result<String, ()>,
 }
 
 /// Two spellings of one key in one source: case variants, or `BLACKLIST_*` next to `EXCLUDELIST_*`.
@@ -125,9 +109,7 @@ pub struct Settings {
     pub(crate) service_name: Option<Setting<String>>,
     pub(crate) resource_attributes: Vec<Setting<(String, String)>>,
     pub(crate) sdk_disabled: Option<Setting<bool>>,
-    pub(crate) connection_string: Option<Setting<Secret>>,
-    pub(crate) instrumentation_key: Option<Setting<Secret>>,
-    pub(crate) env: Arc<Vec<EnvVar>>,
+    pub(crate) environment: Environment,
     pub(crate) warnings: Vec<Warning>,
     /// What `standard` variables showed for a key, when in effect (for display).
     pub(crate) shown: HashMap<Key, String>,
@@ -145,8 +127,7 @@ impl fmt::Debug for Settings {
             .field("exclude_hostnames", &self.exclude_hostnames)
             .field("service_name", &self.service_name)
             .field("sdk_disabled", &self.sdk_disabled)
-            .field("connection_string", &self.connection_string)
-            .field("instrumentation_key", &self.instrumentation_key)
+            .field("environment", &self.environment)
             .finish_non_exhaustive()
     }
 }
@@ -176,9 +157,7 @@ impl Default for Settings {
             service_name: None,
             resource_attributes: Vec::new(),
             sdk_disabled: None,
-            connection_string: None,
-            instrumentation_key: None,
-            env: Arc::new(Vec::new()),
+            environment: Environment::default(),
             warnings: Vec::new(),
             shown: HashMap::new(),
             registry: Arc::new(Registry::default()),
@@ -253,15 +232,15 @@ impl Settings {
         &self.registry
     }
 
+    /// The environment these settings were loaded from (what exporters read).
+    pub fn environment(&self) -> &Environment {
+        &self.environment
+    }
+
     /// The value of an environment variable as these settings saw it (exporters read their
     /// standard variables through this, so a loader's explicit environment holds for them too).
     pub fn env_var(&self, name: &str) -> Option<&str> {
-        self.env
-            .iter()
-            .rev()
-            .find(|v| v.name == name)
-            .and_then(|v| v.value.as_ref().ok())
-            .map(String::as_str)
+        self.environment.var(name)
     }
 
     /// Sets `SAMPLER` in code.
@@ -530,7 +509,10 @@ impl SettingsLoader {
         // 4. Read back the effective values and their origins.
         let mut settings = Settings {
             file: file.clone(),
-            env: Arc::new(env),
+            environment: Environment {
+                vars: Arc::new(env),
+                ..Environment::default()
+            },
             registry: Arc::new(self.registry.unwrap_or_default()),
             ..Settings::default()
         };
@@ -621,8 +603,8 @@ impl SettingsLoader {
         settings.service_name = standard.service_name;
         settings.resource_attributes = standard.resource_attributes;
         settings.sdk_disabled = standard.sdk_disabled;
-        settings.connection_string = standard.connection_string;
-        settings.instrumentation_key = standard.instrumentation_key;
+        settings.environment.connection_string = standard.connection_string;
+        settings.environment.instrumentation_key = standard.instrumentation_key;
         settings.warnings = warnings;
         (settings, problems)
     }

@@ -2,9 +2,12 @@
 //! and the settings file; an invalid one is an error only while it is in effect.
 
 use super::keys::Key;
-use super::{EnvVar, Setting};
+use crate::builtins::{COMPOSITE, SAMPLING};
+use crate::environment::EnvVar;
+use crate::environment::parse_key_values;
 use crate::error::{ErrorKind, Problem};
 use crate::origin::Origin;
+use crate::origin::Setting;
 use crate::secret::Secret;
 
 /// A standard variable translated into a settings value (or the problem with it).
@@ -48,8 +51,6 @@ fn get<'a>(vars: &'a [EnvVar], name: &str, problems: &mut Vec<Problem>) -> Optio
         }
     }
 }
-
-pub(crate) const SAMPLING: &str = "opentelemetry.sdk.trace.sampling";
 
 pub(crate) fn read(vars: &[EnvVar]) -> Standard {
     let mut out = Standard::default();
@@ -95,7 +96,7 @@ pub(crate) fn read(vars: &[EnvVar]) -> Standard {
     }
 
     if let Some(attrs) = get(vars, "OTEL_RESOURCE_ATTRIBUTES", problems) {
-        match parse_resource_attributes(attrs) {
+        match parse_key_values(attrs, "OTEL_RESOURCE_ATTRIBUTES") {
             Ok(list) => {
                 out.resource_attributes = list
                     .into_iter()
@@ -249,7 +250,6 @@ fn exporter_spec(value: &str) -> Result<String, Problem> {
 pub(crate) const TRACE_CONTEXT: &str =
     "opencensus.trace.propagation.trace_context_http_header_format.TraceContextPropagator()";
 pub(crate) const BAGGAGE: &str = "opentelemetry.baggage.propagation.W3CBaggagePropagator()";
-pub(crate) const COMPOSITE: &str = "opentelemetry.propagators.composite.CompositePropagator";
 
 fn propagator_spec(value: &str) -> Result<String, Problem> {
     let accepted = ["tracecontext", "baggage", "b3", "b3multi", "none"];
@@ -303,54 +303,4 @@ fn propagator_spec(value: &str) -> Result<String, Problem> {
         1 => specs.remove(0),
         _ => format!("{COMPOSITE}(propagators=[{}])", specs.join(", ")),
     })
-}
-
-/// `key=value,key2=value2`, values percent-decoded (W3C Baggage octets).
-pub(crate) fn parse_resource_attributes(value: &str) -> Result<Vec<(String, String)>, String> {
-    let mut out = Vec::new();
-    for (i, item) in value.split(',').enumerate() {
-        let item = item.trim();
-        if item.is_empty() {
-            continue;
-        }
-        let Some((k, v)) = item.split_once('=') else {
-            return Err(format!(
-                "OTEL_RESOURCE_ATTRIBUTES item {} (`{item}`) has no `=`",
-                i + 1
-            ));
-        };
-        let k = k.trim();
-        if k.is_empty() {
-            return Err(format!(
-                "OTEL_RESOURCE_ATTRIBUTES item {} has an empty key",
-                i + 1
-            ));
-        }
-        let v = percent_decode(v.trim()).ok_or_else(|| {
-            format!(
-                "OTEL_RESOURCE_ATTRIBUTES item {} (`{k}`) has an invalid percent-encoding",
-                i + 1
-            )
-        })?;
-        out.push((k.to_string(), v));
-    }
-    Ok(out)
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }

@@ -137,13 +137,13 @@ fn connection(args: &Args<'_>) -> Result<(ConnectionString, String), ArgError> {
             "instrumentation_key= of EXPORTER".to_string(),
         ));
     }
-    let settings = args.settings();
-    if let Some(cs) = settings.and_then(|s| s.connection_string.as_ref()) {
+    let environment = args.environment();
+    if let Some(cs) = environment.and_then(|e| e.connection_string()) {
         return parse_connection_string(cs.value.expose())
             .map(|c| (c, cs.origin.to_string()))
             .map_err(|e| connection_error(e).from_origin(cs.origin.clone()));
     }
-    if let Some(key) = settings.and_then(|s| s.instrumentation_key.as_ref()) {
+    if let Some(key) = environment.and_then(|e| e.instrumentation_key()) {
         if !is_guid(key.value.expose().trim()) {
             return Err(ArgError::invalid(
                 "APPINSIGHTS_INSTRUMENTATIONKEY is not a GUID (expected 8-4-4-4-12 hex digits); its value is not shown",
@@ -170,7 +170,7 @@ fn connection(args: &Args<'_>) -> Result<(ConnectionString, String), ArgError> {
 
 fn configure(args: &Args<'_>) -> Result<AzureConfig, ArgError> {
     if let Some(transport) = args.reference("transport", ComponentKind::Transport)?
-        && transport == crate::registry::SYNC_TRANSPORT
+        && transport == crate::exporters::SYNC_TRANSPORT
         && let Some(v) = args.get("transport")
     {
         return Err(ArgError::invalid(
@@ -235,7 +235,7 @@ fn configure(args: &Args<'_>) -> Result<AzureConfig, ArgError> {
     }
     let compress = args
         .gzip("compression")?
-        .unwrap_or_else(|| !is_loopback(&connection.ingestion_endpoint));
+        .unwrap_or_else(|| !crate::hostport::is_loopback_url(&connection.ingestion_endpoint));
     Ok(AzureConfig {
         compress,
         connection,
@@ -250,23 +250,6 @@ fn configure(args: &Args<'_>) -> Result<AzureConfig, ArgError> {
         storage_retention_period,
         proxies,
     })
-}
-
-fn is_loopback(endpoint: &str) -> bool {
-    let lower = endpoint.to_ascii_lowercase();
-    let rest = lower
-        .strip_prefix("http://")
-        .or_else(|| lower.strip_prefix("https://"))
-        .unwrap_or(&lower);
-    let host = rest.split('/').next().unwrap_or_default();
-    let host = match host.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
-    };
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 pub(crate) fn register(r: &mut Registry) {
@@ -304,7 +287,7 @@ pub(crate) fn register(r: &mut Registry) {
             if let Some(name) = &config.service_name {
                 component = component.with_detail("ai.cloud.role", name.clone(), "service_name= of EXPORTER");
             }
-            if plain_http && !is_loopback(&endpoint) {
+            if plain_http && !crate::hostport::is_loopback_url(&endpoint) {
                 component = component.with_detail(
                     "warning",
                     "the ingestion endpoint is plain http:// and not loopback: telemetry travels unencrypted",
@@ -320,10 +303,12 @@ pub(crate) fn register(r: &mut Registry) {
 mod tests {
     #[test]
     fn loopback_detection() {
-        assert!(super::is_loopback("http://127.0.0.1:8080"));
-        assert!(super::is_loopback("http://localhost"));
-        assert!(super::is_loopback("http://[::1]:9"));
-        assert!(!super::is_loopback("http://proxy.internal:8080"));
-        assert!(!super::is_loopback("http://10.0.0.1"));
+        assert!(crate::hostport::is_loopback_url("http://127.0.0.1:8080"));
+        assert!(crate::hostport::is_loopback_url("http://localhost"));
+        assert!(crate::hostport::is_loopback_url("http://[::1]:9"));
+        assert!(!crate::hostport::is_loopback_url(
+            "http://proxy.internal:8080"
+        ));
+        assert!(!crate::hostport::is_loopback_url("http://10.0.0.1"));
     }
 }

@@ -1,14 +1,9 @@
 //! Samplers: OpenCensus's three (with OpenCensus's exact decision rule) and the OpenTelemetry
 //! ones the standard `OTEL_TRACES_SAMPLER` values name.
 
-use std::sync::Arc;
-
 use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId, TraceState};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::trace::{Sampler, SamplingDecision, SamplingResult, ShouldSample};
-
-use super::{Factory, Registry, SamplerComponent};
-use crate::settings::standard::SAMPLING;
+use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
 
 /// OpenCensus's `ProbabilitySampler(rate)`, decided exactly as OpenCensus decides:
 ///
@@ -131,104 +126,4 @@ impl ShouldSample for Always {
     ) -> SamplingResult {
         result(self.0, parent_context)
     }
-}
-
-pub(crate) fn register(r: &mut Registry) {
-    let always_on = Factory::Sampler(Arc::new(|_| {
-        Ok(SamplerComponent {
-            sampler: Box::new(Always(true)),
-            rate: Some(1.0),
-        })
-    }));
-    let always_off = Factory::Sampler(Arc::new(|_| {
-        Ok(SamplerComponent {
-            sampler: Box::new(Always(false)),
-            rate: Some(0.0),
-        })
-    }));
-    let probability = Factory::Sampler(Arc::new(|args| {
-        let rate = args.f64_in("rate", 0.0001, 0.0..=1.0)?;
-        let sampler = ProbabilitySampler::new(rate).ok_or_else(|| {
-            super::ArgError::invalid("rate must be in 0.0..=1.0").at(args.call_span())
-        })?;
-        Ok(SamplerComponent {
-            sampler: Box::new(sampler),
-            rate: Some(rate),
-        })
-    }));
-    r.add_builtin("opencensus.trace.samplers.AlwaysOnSampler", &[], always_on);
-    r.add_builtin(
-        "opencensus.trace.samplers.AlwaysOffSampler",
-        &[],
-        always_off,
-    );
-    r.add_builtin(
-        "opencensus.trace.samplers.ProbabilitySampler",
-        &["rate"],
-        probability,
-    );
-    for (alias, target) in [
-        (
-            "opencensus.trace.samplers.probability.ProbabilitySampler",
-            "opencensus.trace.samplers.ProbabilitySampler",
-        ),
-        (
-            "opencensus.trace.samplers.always_on.AlwaysOnSampler",
-            "opencensus.trace.samplers.AlwaysOnSampler",
-        ),
-        (
-            "opencensus.trace.samplers.always_off.AlwaysOffSampler",
-            "opencensus.trace.samplers.AlwaysOffSampler",
-        ),
-    ] {
-        let _ = r.alias(alias, target);
-    }
-
-    // OpenTelemetry's samplers, with their own semantics (what OTEL_TRACES_SAMPLER names).
-    r.add_builtin(
-        &format!("{SAMPLING}.ALWAYS_ON"),
-        &[],
-        Factory::Sampler(Arc::new(|_| {
-            Ok(SamplerComponent {
-                sampler: Box::new(Sampler::AlwaysOn),
-                rate: Some(1.0),
-            })
-        })),
-    );
-    r.add_builtin(
-        &format!("{SAMPLING}.ALWAYS_OFF"),
-        &[],
-        Factory::Sampler(Arc::new(|_| {
-            Ok(SamplerComponent {
-                sampler: Box::new(Sampler::AlwaysOff),
-                rate: Some(0.0),
-            })
-        })),
-    );
-    r.add_builtin(
-        &format!("{SAMPLING}.TraceIdRatioBased"),
-        &["rate"],
-        Factory::Sampler(Arc::new(|args| {
-            let rate = args.f64_in("rate", 1.0, 0.0..=1.0)?;
-            Ok(SamplerComponent {
-                sampler: Box::new(Sampler::TraceIdRatioBased(rate)),
-                rate: Some(rate),
-            })
-        })),
-    );
-    r.add_builtin(
-        &format!("{SAMPLING}.ParentBased"),
-        &["root"],
-        Factory::Sampler(Arc::new(|args| {
-            let root = args.sampler("root")?.ok_or_else(|| {
-                super::ArgError::invalid("`ParentBased` needs `root=`, the sampler for root spans")
-                    .at(args.call_span())
-                    .with_help("e.g. ParentBased(root=TraceIdRatioBased(rate=0.5))")
-            })?;
-            Ok(SamplerComponent {
-                sampler: Box::new(Sampler::ParentBased(root.sampler)),
-                rate: root.rate,
-            })
-        })),
-    );
 }

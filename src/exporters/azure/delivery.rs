@@ -25,7 +25,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
 use super::storage::Storage;
-use crate::export_thread::ExportCounters;
+use crate::stats::ExportCounters;
 
 const MIN_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);

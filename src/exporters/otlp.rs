@@ -84,10 +84,10 @@ impl fmt::Debug for OtlpConfig {
 }
 
 fn env<'a>(args: &'a Args<'_>, names: &[&'static str]) -> Option<(&'a str, &'static str)> {
-    let settings = args.settings()?;
+    let environment = args.environment()?;
     names.iter().find_map(|n| {
-        settings
-            .env_var(n)
+        environment
+            .var(n)
             .map(str::trim)
             .filter(|v| !v.is_empty())
             .map(|v| (v, *n))
@@ -108,7 +108,7 @@ fn parse_protocol(v: &str) -> Option<Protocol> {
 }
 
 fn parse_headers(v: &str) -> Option<Vec<(String, Secret)>> {
-    let pairs = crate::settings::standard::parse_resource_attributes(v).ok()?;
+    let pairs = crate::environment::parse_key_values(v, "OTEL_EXPORTER_OTLP_HEADERS").ok()?;
     Some(
         pairs
             .into_iter()
@@ -384,7 +384,7 @@ impl HttpClient for HttpSender {
     }
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use crate::error::BoxError;
 
 fn header_pairs(
     config: &OtlpConfig,
@@ -466,12 +466,8 @@ fn factory(grpc_class: bool) -> Factory {
                 ThreadProcessor::spawn_built(
                     "otlp",
                     || build_exporter(&config),
-                    ThreadConfig {
-                        max_batch_size: 512,
-                        export_interval: Duration::from_secs(1),
-                        max_queue_size: crate::export_thread::QUEUE_SPANS,
-                    },
-                    cx.counters(),
+                    ThreadConfig::default(),
+                    cx.export_counters(),
                     Hooks::default(),
                 )
             }

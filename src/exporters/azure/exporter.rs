@@ -17,7 +17,7 @@ use super::storage::Storage;
 use crate::export_thread::{Hooks, ThreadConfig, ThreadProcessor};
 use crate::registry::BuildContext;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use crate::error::BoxError;
 
 /// Builds the reqwest client: rustls with the platform's roots, a per-request timeout, explicit
 /// proxies only (no proxy taken from the environment behind the settings' back).
@@ -171,7 +171,9 @@ pub(crate) fn build(
     cx: &BuildContext<'_>,
 ) -> Result<ThreadProcessor, BoxError> {
     let endpoint = config.connection.ingestion_endpoint.clone();
-    if endpoint.to_ascii_lowercase().starts_with("http://") && !super::is_loopback(&endpoint) {
+    if endpoint.to_ascii_lowercase().starts_with("http://")
+        && !crate::hostport::is_loopback_url(&endpoint)
+    {
         tracing::warn!(
             target: "opencensus_settings",
             "AzureExporter sends to a plain http:// endpoint that is not loopback ({endpoint}): telemetry travels unencrypted"
@@ -186,7 +188,7 @@ pub(crate) fn build(
     } else {
         None
     };
-    let counters = cx.counters();
+    let counters = cx.export_counters();
     let delivery = Delivery::new(
         reqwest_client(&config)?,
         &endpoint,

@@ -1,0 +1,129 @@
+//! What an exporter factory returns ([`ExporterComponent`]: validated arguments, a build step
+//! for install time) and what that build step sees ([`BuildContext`]).
+
+use std::fmt;
+use std::sync::Arc;
+
+use opentelemetry_sdk::trace::{SimpleSpanProcessor, SpanExporter, SpanProcessor};
+
+use crate::environment::Environment;
+use crate::export_thread::{Hooks, ThreadConfig, ThreadProcessor};
+use crate::report::ReportLine;
+use crate::stats::ExportCounters;
+
+use crate::error::BoxError;
+type BuildFn = dyn FnOnce(&BuildContext<'_>) -> Result<Box<dyn SpanProcessor>, BoxError> + Send;
+
+/// What an exporter's build step can see at install time.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct BuildContext<'a> {
+    pub(crate) environment: &'a Environment,
+    pub(crate) sample_rate: Option<f64>,
+    pub(crate) counters: Arc<ExportCounters>,
+}
+
+impl BuildContext<'_> {
+    /// The environment the settings were loaded from (read variables through it, never from
+    /// the process, so a loader's explicit environment holds for exporters too).
+    pub fn environment(&self) -> &Environment {
+        self.environment
+    }
+
+    /// The configured sampler's rate, when it has one.
+    pub fn sample_rate(&self) -> Option<f64> {
+        self.sample_rate
+    }
+
+    /// The counters the built-in exporters report into (readable from the guard). An
+    /// exporter of yours given as [`ExporterComponent::batch`] is counted by the export thread
+    /// already; these counters are not for it to write.
+    #[deprecated(
+        note = "the counters are written by the export thread and the built-in exporters only; read them with `Telemetry::export_stats`"
+    )]
+    pub fn counters(&self) -> Arc<ExportCounters> {
+        self.counters.clone()
+    }
+
+    /// The counters, for the built-in exporters.
+    pub(crate) fn export_counters(&self) -> Arc<ExportCounters> {
+        self.counters.clone()
+    }
+}
+
+/// A configured exporter: its arguments are validated; the I/O (opening files, connecting)
+/// happens in the build step, at install, never in `check`.
+pub struct ExporterComponent {
+    build: Box<BuildFn>,
+    pub(crate) details: Vec<ReportLine>,
+}
+
+impl fmt::Debug for ExporterComponent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ExporterComponent { .. }")
+    }
+}
+
+impl ExporterComponent {
+    /// An exporter given as a span processor built at install.
+    pub fn processor<F, P>(build: F) -> Self
+    where
+        F: FnOnce(&BuildContext<'_>) -> Result<P, BoxError> + Send + 'static,
+        P: SpanProcessor + 'static,
+    {
+        ExporterComponent {
+            build: Box::new(move |cx| Ok(Box::new(build(cx)?) as Box<dyn SpanProcessor>)),
+            details: Vec::new(),
+        }
+    }
+
+    /// Adds a line to the start-up report and `check` output (an effective endpoint, say).
+    /// Never pass a secret.
+    pub fn with_detail(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<String>,
+        origin: impl Into<String>,
+    ) -> Self {
+        self.details.push(ReportLine {
+            key: key.into(),
+            value: value.into(),
+            origin: origin.into(),
+        });
+        self
+    }
+
+    /// An exporter that exports each span as it ends (OpenCensus's `SyncTransport`).
+    pub fn simple<F, E>(build: F) -> Self
+    where
+        F: FnOnce(&BuildContext<'_>) -> Result<E, BoxError> + Send + 'static,
+        E: SpanExporter + 'static,
+    {
+        Self::processor(move |cx| Ok(SimpleSpanProcessor::new(build(cx)?)))
+    }
+
+    /// An exporter fed in batches by our export thread (OpenCensus's `AsyncTransport`): a
+    /// bounded queue whose drops are counted in [`Telemetry::export_stats`](crate::Telemetry::export_stats),
+    /// batches of up to 512 spans at least every second, a current-thread Tokio runtime of its
+    /// own for async exporters.
+    pub fn batch<F, E>(build: F) -> Self
+    where
+        F: FnOnce(&BuildContext<'_>) -> Result<E, BoxError> + Send + 'static,
+        E: SpanExporter + 'static,
+    {
+        Self::processor(move |cx| {
+            let exporter = build(cx)?;
+            Ok(ThreadProcessor::spawn(
+                "exporter",
+                exporter,
+                ThreadConfig::default(),
+                cx.export_counters(),
+                Hooks::default(),
+            )?)
+        })
+    }
+
+    pub(crate) fn build(self, cx: &BuildContext<'_>) -> Result<Box<dyn SpanProcessor>, BoxError> {
+        (self.build)(cx)
+    }
+}

@@ -121,23 +121,19 @@ impl TracingMiddleware {
     }
 
     fn resolve(&self) -> Resolved {
-        let installed = crate::install::installed();
-        if installed.is_none() && self.provider.is_none() {
-            crate::tracer::warn_not_installed("the reqwest TracingMiddleware");
-        }
-        let tracer = AnyTracer::resolve(self.provider.as_ref(), installed.as_deref());
-        let propagator = self
-            .propagator
-            .clone()
-            .or_else(|| installed.as_ref().map(|i| i.propagator.clone()));
+        let r = crate::tracer::resolve(
+            "the reqwest TracingMiddleware",
+            self.provider.as_ref(),
+            self.propagator.as_ref(),
+        );
         let exclude = self
             .exclude
             .clone()
-            .or_else(|| installed.as_ref().map(|i| i.exclude_hostnames.clone()))
+            .or_else(|| r.installed.as_ref().map(|i| i.exclude_hostnames.clone()))
             .unwrap_or_default();
         Resolved {
-            tracer,
-            propagator,
+            tracer: r.tracer,
+            propagator: r.propagator,
             exclude,
         }
     }

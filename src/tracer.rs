@@ -9,7 +9,43 @@ use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{SpanBuilder, TraceContextExt, Tracer};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
-use crate::install::Installed;
+use std::sync::Arc;
+
+use opentelemetry::propagation::TextMapPropagator;
+
+use crate::install::{Installed, installed};
+
+/// A shared propagator.
+pub(crate) type SharedPropagator = Arc<dyn TextMapPropagator + Send + Sync>;
+
+/// What a middleware (server or client) resolved at its first use: its tracer, its propagator
+/// (`None`: the global one) and what is installed (for the exclusion lists).
+pub(crate) struct Resolution {
+    pub(crate) tracer: AnyTracer,
+    pub(crate) propagator: Option<SharedPropagator>,
+    pub(crate) installed: Option<Arc<Installed>>,
+}
+
+/// Resolves a middleware's overrides against what is installed now: the override, else the
+/// installed one, else the global one. `who` names the middleware in the one-time warning
+/// when nothing is installed and no provider was given.
+pub(crate) fn resolve(
+    who: &str,
+    provider: Option<&SdkTracerProvider>,
+    propagator: Option<&SharedPropagator>,
+) -> Resolution {
+    let installed = installed();
+    if installed.is_none() && provider.is_none() {
+        warn_not_installed(who);
+    }
+    Resolution {
+        tracer: AnyTracer::resolve(provider, installed.as_deref()),
+        propagator: propagator
+            .cloned()
+            .or_else(|| installed.as_ref().map(|i| i.propagator.clone())),
+        installed,
+    }
+}
 
 const SCOPE: &str = "opencensus_settings";
 

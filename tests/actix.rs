@@ -7,9 +7,10 @@
 #![cfg(feature = "actix")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpResponse, HttpServer, ResponseError, web};
@@ -152,14 +153,11 @@ impl TestServer {
 
     /// Polls the exporter until `count` spans are finished (5 s deadline); returns what it has.
     async fn spans(&self, count: usize) -> Vec<SpanData> {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let spans = self.exporter.get_finished_spans().expect("exporter");
-            if spans.len() >= count || Instant::now() >= deadline {
-                return spans;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        common::settle(5, || {
+            self.exporter.get_finished_spans().expect("exporter").len() >= count
+        })
+        .await;
+        self.exporter.get_finished_spans().expect("exporter")
     }
 
     /// Exactly `count` spans finished.

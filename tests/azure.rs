@@ -8,7 +8,7 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use axum::Router;
 use axum::extract::Path;
@@ -16,37 +16,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use common::ingest::{IKEY, Ingest};
+use common::{assert_ok, is_child};
 use opencensus_settings::{OpencensusLayer, TracedError};
 use serde_json::Value;
 
 const TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
 const PARENT: &str = "b7ad6b7169203331";
 
-fn is_child(name: &str) -> bool {
-    std::env::var("OCS_CHILD").as_deref() == Ok(name)
-}
-
 /// Runs `name` in a child process with `env`, from inside the parent's runtime.
 async fn child(name: &str, env: Vec<(String, String)>) -> Output {
-    let name = name.to_string();
-    tokio::task::spawn_blocking(move || {
-        let mut cmd = Command::new(std::env::current_exe().unwrap());
-        cmd.args(["--exact", &name, "--nocapture", "--test-threads=1"])
-            .env("OCS_CHILD", &name);
-        for (k, _) in std::env::vars() {
-            if k.starts_with("OPENCENSUS")
-                || k.starts_with("OTEL_")
-                || k.starts_with("APPLICATIONINSIGHTS")
-                || k.starts_with("APPINSIGHTS")
-            {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.envs(env);
-        cmd.output().unwrap()
-    })
-    .await
-    .unwrap()
+    common::run_child_async(name, env).await
 }
 
 /// Runs the app scenario `name` in a child, with `file` as its settings and the ingestion
@@ -63,16 +42,6 @@ async fn app_child(name: &str, ingest: &Ingest, file: String) -> Output {
         ],
     )
     .await
-}
-
-fn assert_ok(out: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "child failed\nstdout:\n{stdout}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
 }
 
 fn settings_file(dir: &std::path::Path, exporter: &str) -> String {

@@ -5,8 +5,9 @@
 #![cfg(all(feature = "reqwest", feature = "axum"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -152,16 +153,11 @@ impl Setup {
 
     /// Waits (bounded) until `n` spans are finished, then returns them.
     async fn spans(&self, n: usize) -> Vec<SpanData> {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let spans = self.exporter.get_finished_spans().unwrap();
-            if spans.len() >= n || Instant::now() > deadline {
-                assert_eq!(spans.len(), n, "spans: {:#?}", names(&spans));
-                self.exporter.reset();
-                return spans;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        common::settle(5, || self.exporter.get_finished_spans().unwrap().len() >= n).await;
+        let spans = self.exporter.get_finished_spans().unwrap();
+        assert_eq!(spans.len(), n, "spans: {:#?}", names(&spans));
+        self.exporter.reset();
+        spans
     }
 }
 

@@ -51,11 +51,7 @@ async fn send(addr: SocketAddr, n: usize) {
 }
 
 async fn until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    common::poll(what, secs, || f().then_some(())).await;
 }
 
 /// Requests during `fault`; then the fault clears; every envelope must arrive.

@@ -3,35 +3,22 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Output;
+
+use common::assert_ok;
 
 use opencensus_settings::opentelemetry::global;
 use opencensus_settings::opentelemetry::trace::{Span as _, TraceContextExt, Tracer};
 use opencensus_settings::{ErrorKind, Settings, init_with};
 
-/// In the child: true. In the parent: runs the child and returns its output.
+/// In the child: `None`. In the parent: runs the child and returns its output.
 fn child(name: &str, env: &[(&str, &str)]) -> Option<Output> {
-    if std::env::var("OCS_CHILD").as_deref() == Ok(name) {
+    if common::is_child(name) {
         return None;
     }
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env("OCS_CHILD", name)
-        .env_remove("OPENCENSUS_SETTINGS")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    Some(out)
-}
-
-fn assert_ok(out: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "child failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    stdout
+    Some(common::run_child(name, env.iter().copied()))
 }
 
 fn file_settings(path: &std::path::Path) -> Settings {

@@ -4,10 +4,11 @@
 #![cfg(all(feature = "otlp", feature = "axum"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -71,19 +72,10 @@ impl Received {
     }
 
     async fn wait(&self, n: usize) -> Vec<(String, Span)> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let spans = self.spans();
-            if spans.len() >= n {
-                return spans;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out: {} spans",
-                spans.len()
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        common::poll(&format!("{n} spans"), 20, || {
+            Some(self.spans()).filter(|s| s.len() >= n)
+        })
+        .await
     }
 }
 
@@ -439,7 +431,8 @@ fn otel_traces_exporter_selects_when_the_settings_name_none() {
 fn headers_from_the_spec_replace_the_process_environment() {
     // The crate merges the process's OTEL_EXPORTER_OTLP_HEADERS into every request; our client
     // sends exactly the resolved set. A child process, so the variable is really in its env.
-    if std::env::var("OCS_CHILD").as_deref() == Ok("otlp-headers") {
+    let name = "headers_from_the_spec_replace_the_process_environment";
+    if common::is_child(name) {
         let rt = tokio::runtime::Runtime::new().unwrap();
         return rt.block_on(async {
             let endpoint = std::env::var("OCS_ENDPOINT").unwrap();
@@ -457,21 +450,20 @@ fn headers_from_the_spec_replace_the_process_environment() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let (collector, received) = http_collector().await;
-        let out = tokio::task::spawn_blocking(move || {
-            std::process::Command::new(std::env::current_exe().unwrap())
-                .args([
-                    "--exact",
-                    "headers_from_the_spec_replace_the_process_environment",
-                    "--nocapture",
-                ])
-                .env("OCS_CHILD", "otlp-headers")
-                .env("OCS_ENDPOINT", format!("http://{collector}/v1/traces"))
-                .env("OTEL_EXPORTER_OTLP_HEADERS", "x-from-env=leaked")
-                .output()
-                .unwrap()
-        })
-        .await
-        .unwrap();
+        let out = common::run_child_async(
+            name,
+            vec![
+                (
+                    "OCS_ENDPOINT".into(),
+                    format!("http://{collector}/v1/traces"),
+                ),
+                (
+                    "OTEL_EXPORTER_OTLP_HEADERS".into(),
+                    "x-from-env=leaked".into(),
+                ),
+            ],
+        )
+        .await;
         assert!(
             out.status.success(),
             "{}",

@@ -5,7 +5,7 @@
 #![cfg(feature = "tracing")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::{Duration, Instant};
+mod common;
 
 use axum::Router;
 use axum::routing::get;
@@ -28,14 +28,9 @@ async fn handler() -> &'static str {
 }
 
 fn wait(exporter: &InMemorySpanExporter, n: usize) -> Vec<SpanData> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let spans = exporter.get_finished_spans().unwrap();
-        if spans.len() >= n || Instant::now() > deadline {
-            return spans;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    common::poll_blocking(&format!("{n} spans"), 5, || {
+        Some(exporter.get_finished_spans().unwrap()).filter(|s| s.len() >= n)
+    })
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 
 #[cfg(feature = "actix")]
 pub(crate) mod actix;
+mod name;
 #[cfg(feature = "axum")]
 pub(crate) mod tower;
 
@@ -22,6 +23,7 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use crate::exclude::PathExcludeList;
 use crate::tracer::{AnyTracer, known_method};
+use name::span_name;
 
 /// What the adapters know about a request.
 pub(crate) struct RequestView<'a> {
@@ -116,27 +118,22 @@ impl Overrides {
 
     /// Resolves the overrides against what is installed now.
     pub(crate) fn resolve(&self) -> Shared {
-        let installed = crate::install::installed();
-        if installed.is_none() && self.provider.is_none() {
-            crate::tracer::warn_not_installed("the tracing middleware");
-        }
-        let tracer = AnyTracer::resolve(self.provider.as_ref(), installed.as_deref());
-        let propagator = self
-            .propagator
-            .clone()
-            .or_else(|| installed.as_ref().map(|i| i.propagator.clone()))
-            .unwrap_or_else(|| Arc::new(GlobalPropagator));
+        let r = crate::tracer::resolve(
+            "the tracing middleware",
+            self.provider.as_ref(),
+            self.propagator.as_ref(),
+        );
         let exclude = self
             .exclude
             .clone()
-            .or_else(|| installed.as_ref().map(|i| i.exclude_paths.clone()))
+            .or_else(|| r.installed.as_ref().map(|i| i.exclude_paths.clone()))
             .unwrap_or_else(|| {
                 PathExcludeList::parse(crate::settings::keys::DEFAULT_EXCLUDE_PATHS)
                     .unwrap_or_default()
             });
         Shared {
-            tracer,
-            propagator,
+            tracer: r.tracer,
+            propagator: r.propagator.unwrap_or_else(|| Arc::new(GlobalPropagator)),
             exclude,
         }
     }
@@ -239,19 +236,6 @@ pub(crate) fn in_outer_request() -> bool {
     })
 }
 
-/// The method as a static name part (`HTTP` for methods outside the standard set).
-#[cfg(feature = "axum")]
-pub(crate) fn name_method(method: &str) -> &'static str {
-    known_method(method).unwrap_or("HTTP")
-}
-
-pub(crate) fn span_name(method: &'static str, route: Option<&str>) -> Cow<'static, str> {
-    match route {
-        Some(route) => Cow::Owned(format!("{method} {route}")),
-        None => Cow::Borrowed(method),
-    }
-}
-
 impl Shared {
     /// Decides and starts: exclusion first, then extraction, then the span.
     pub(crate) fn begin(&self, req: &RequestView<'_>) -> Begin {
@@ -261,15 +245,15 @@ impl Shared {
         }
         let parent = self.propagator.extract(req.headers);
         let method = known_method(req.method);
-        let name_method = method.unwrap_or("HTTP");
         // Nothing but the method before the sampler decides: a sampled-out request builds no
         // name and no attributes.
-        let builder = SpanBuilder::from_name(name_method).with_kind(SpanKind::Server);
+        let builder =
+            SpanBuilder::from_name(span_name(req.method, None)).with_kind(SpanKind::Server);
         let (cx, recording) = self.tracer.start(builder, &parent);
         if recording {
             let span = cx.span();
             if req.route.is_some() {
-                span.update_name(span_name(name_method, req.route));
+                span.update_name(span_name(req.method, req.route));
             }
             let mut attrs = Vec::with_capacity(14);
             attrs.push(KeyValue::new(
@@ -329,7 +313,7 @@ impl RequestSpan {
 
     /// A route found by a nested router's layer: the innermost route names the span.
     #[cfg(feature = "axum")]
-    pub(crate) fn set_route(cx: &Context, method: &'static str, route: &str) {
+    pub(crate) fn set_route(cx: &Context, method: &str, route: &str) {
         let span = cx.span();
         if span.is_recording() {
             span.update_name(span_name(method, Some(route)));

@@ -38,7 +38,7 @@ use crate::exclude::PathExcludeList;
 /// ```
 ///
 /// # Route templates
-/// With [`axum::Router::layer`] the layer sees axum's `MatchedPath`, so spans are named
+/// The naming rule itself is in one place (`middleware/name.rs`). With [`axum::Router::layer`] the layer sees axum's `MatchedPath`, so spans are named
 /// `GET /users/{id}`. Requests that reach the router's fallback (404s) have no route and are
 /// named by the method alone. A layer wrapping the whole `Router` from outside (for example
 /// `ServiceBuilder::new().layer(OpencensusLayer::new()).service(router)`) runs before routing
@@ -168,7 +168,7 @@ where
         if super::in_outer_request() {
             // An outer layer of ours traces (or excluded) this request already.
             if let Some(r) = route(&req) {
-                let method = super::name_method(req.method().as_str());
+                let method = req.method().as_str();
                 Context::map_current(|cx| RequestSpan::set_route(cx, method, r));
             }
             return ResponseFuture {

@@ -27,7 +27,10 @@
 
 mod error;
 mod lexer;
+mod parse_errors;
 mod parser;
+#[cfg(test)]
+mod parser_tests;
 mod render;
 mod value;
 

@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 
 use super::parser::is_keyword;
-use super::parser::tests::VALID;
+use super::parser_tests::VALID;
 use super::{Arg, Call, Span, Spanned, Value, parse, render_snippet};
 
 fn config() -> ProptestConfig {

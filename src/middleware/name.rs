@@ -1,0 +1,38 @@
+//! The request span's name, decided here and nowhere else.
+//!
+//! - `"{METHOD} {route}"` when a route template matched (`GET /users/{id}`): the template,
+//!   never the raw path (its cardinality is unbounded, and it may carry ids and secrets);
+//! - `"{METHOD}"` alone when no route matched (a 404 that reached the router's fallback, a
+//!   layer outside the router);
+//! - `HTTP` in place of the method for methods outside the standard set (so a client cannot
+//!   mint span names), as the semantic conventions say.
+//!
+//! The span starts with the method alone, before the sampler decides (a sampled-out request
+//! builds no name); a recording span then gets its full name, and a nested router's layer
+//! (which knows the innermost route) renames it through the same function.
+
+use std::borrow::Cow;
+
+use crate::tracer::known_method;
+
+/// The span name for a request of `method` (as received) that matched `route`.
+pub(crate) fn span_name(method: &str, route: Option<&str>) -> Cow<'static, str> {
+    let method = known_method(method).unwrap_or("HTTP");
+    match route {
+        Some(route) => Cow::Owned(format!("{method} {route}")),
+        None => Cow::Borrowed(method),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::span_name;
+
+    #[test]
+    fn the_naming_rule() {
+        assert_eq!(span_name("GET", Some("/users/{id}")), "GET /users/{id}");
+        assert_eq!(span_name("POST", None), "POST");
+        assert_eq!(span_name("PURGE", Some("/x")), "HTTP /x");
+        assert_eq!(span_name("get", None), "HTTP");
+    }
+}

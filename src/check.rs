@@ -11,6 +11,7 @@ use crate::settings::SettingsLoader;
 
 /// The outcome of [`check`]: what is configured and from where, and every problem.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct CheckOutcome {
     /// What resolved, with origins (lines for values that failed are absent).
     pub report: StartupReport,

@@ -108,12 +108,18 @@ impl Problem {
         self
     }
 
-    pub(crate) fn source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+    pub(crate) fn caused_by(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
         self.0.source = Some(Arc::new(source));
         self
     }
 
-    pub(crate) fn boxed_source(mut self, source: Box<dyn std::error::Error + Send + Sync>) -> Self {
+    pub(crate) fn caused_by_boxed(
+        mut self,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    ) -> Self {
         self.0.source = Some(Arc::from(source));
         self
     }
@@ -250,6 +256,15 @@ impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // `fn main() -> Result<_, Error>` prints Debug: make it the readable report.
         write!(f, "\n{self}")
+    }
+}
+
+impl std::error::Error for Problem {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0
+            .source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
     }
 }
 

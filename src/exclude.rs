@@ -34,6 +34,7 @@ const HOST_EXPECTED: &str =
 
 /// One invalid entry of an exclusion list.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExcludeEntryError {
     /// Zero-based position of the entry in the list given to `parse`.
     pub index: usize,

@@ -107,6 +107,7 @@ pub(crate) fn parse_authority(authority: &str) -> Result<(Box<str>, Option<u16>)
 
 /// Whether `url` (`http(s)://authority/...`, or a bare authority) names `localhost` or a
 /// loopback address.
+#[cfg_attr(not(feature = "azure"), allow(dead_code))]
 pub(crate) fn is_loopback_url(url: &str) -> bool {
     let lower = url.to_ascii_lowercase();
     let rest = lower

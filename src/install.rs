@@ -23,6 +23,7 @@ use crate::stats::{ExportCounters, ExportStats, count_late};
 
 /// What the middleware reads from the installed settings.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Installed {
     /// `EXCLUDELIST_PATHS`, compiled.
     pub exclude_paths: PathExcludeList,
@@ -149,7 +150,7 @@ fn construct(settings: Settings, resolved: Resolved, global: bool) -> Result<Tel
                 )
                 .key("EXPORTER")
                 .at(settings.exporter().origin.clone())
-                .boxed_source(err);
+                .caused_by_boxed(err);
                 return Err(p.into());
             }
         };
@@ -293,7 +294,7 @@ impl Telemetry {
         match &self.provider {
             Some(p) => p.force_flush().map_err(|e| {
                 Problem::new(ErrorKind::Install, format!("flush failed: {e}"))
-                    .source(e)
+                    .caused_by(e)
                     .into()
             }),
             None => Ok(()),

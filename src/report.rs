@@ -5,6 +5,7 @@ use std::fmt;
 
 /// One line of the start-up report / `check` output.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ReportLine {
     /// `SAMPLER`, `EXPORTER`, ..., or `service.name`.
     pub key: String,
@@ -18,6 +19,7 @@ pub struct ReportLine {
 /// `opencensus_settings`), returned by [`Telemetry::report`](crate::Telemetry::report), printed by
 /// `opencensus-settings check`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct StartupReport {
     /// The settings file used, or `None` for "no settings file".
     pub file: Option<String>,

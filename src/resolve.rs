@@ -295,13 +295,17 @@ pub(crate) fn resolve(settings: &Settings) -> Result<Resolved, (Vec<Problem>, St
     }
 }
 
+/// The version of `opentelemetry_sdk` this crate is built on (`telemetry.sdk.version`: the
+/// SDK's, not ours). A test holds it to Cargo.lock.
+pub(crate) const SDK_VERSION: &str = "0.33.1";
+
 /// The resource, built from nothing but our own settings (never `Resource::builder()`, which
 /// reads the variables on its own and would bypass our precedence and origins).
 fn build_resource(settings: &Settings) -> (Resource, ReportLine) {
     let mut attrs: Vec<KeyValue> = vec![
         KeyValue::new("telemetry.sdk.name", "opentelemetry"),
         KeyValue::new("telemetry.sdk.language", "rust"),
-        KeyValue::new("telemetry.sdk.version", env!("CARGO_PKG_VERSION")),
+        KeyValue::new("telemetry.sdk.version", SDK_VERSION),
     ];
     let mut service: Option<(String, String)> = None;
     for a in &settings.resource_attributes {
@@ -333,4 +337,18 @@ fn build_resource(settings: &Settings) -> (Resource, ReportLine) {
             origin,
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sdk_version_is_the_locked_opentelemetry_sdk() {
+        let lock = include_str!("../Cargo.lock");
+        let locked = lock
+            .split("[[package]]")
+            .find(|p| p.contains("name = \"opentelemetry_sdk\""))
+            .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = \"")))
+            .and_then(|v| v.strip_suffix('"'));
+        assert_eq!(locked, Some(super::SDK_VERSION));
+    }
 }

@@ -9,22 +9,22 @@
 
 /// Parsed trace context, framework-neutral.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ParsedContext {
+pub(crate) struct ParsedContext {
     /// Trace id (never all zero when produced by a parser).
-    pub trace_id: [u8; 16],
+    pub(crate) trace_id: [u8; 16],
     /// Span id (never all zero when produced by a parser).
-    pub span_id: [u8; 8],
+    pub(crate) span_id: [u8; 8],
     /// Whether the caller sampled the trace. Formatters use this field, not
     /// `flags`, to write the sampled bit.
-    pub sampled: bool,
+    pub(crate) sampled: bool,
     /// The trace flags as received (`traceparent`: all 8 bits; other formats:
     /// `1` if sampled, else `0`).
-    pub flags: u8,
+    pub(crate) flags: u8,
 }
 
 /// Sampling decision carried by B3 headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum B3Sampling {
+pub(crate) enum B3Sampling {
     /// `1` (or `true` in `X-B3-Sampled`): sampled.
     Accept,
     /// `0` (or `false` in `X-B3-Sampled`): not sampled.
@@ -37,26 +37,26 @@ pub enum B3Sampling {
 
 /// A parsed B3 context. A 64-bit trace id is left-padded with zeros.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct B3 {
+pub(crate) struct B3 {
     /// Trace id (a 16-hex-digit id occupies the last 8 bytes).
-    pub trace_id: [u8; 16],
+    pub(crate) trace_id: [u8; 16],
     /// Span id.
-    pub span_id: [u8; 8],
+    pub(crate) span_id: [u8; 8],
     /// Sampling decision.
-    pub sampling: B3Sampling,
+    pub(crate) sampling: B3Sampling,
 }
 
 impl B3 {
     /// Whether the context is sampled: `Accept` or `Debug`.
     #[must_use]
-    pub fn sampled(&self) -> bool {
+    pub(crate) fn sampled(&self) -> bool {
         matches!(self.sampling, B3Sampling::Accept | B3Sampling::Debug)
     }
 
     /// Converts to a [`ParsedContext`] (`flags` = `1` if sampled, else `0`;
     /// `Defer` becomes "not sampled").
     #[must_use]
-    pub fn to_context(&self) -> ParsedContext {
+    pub(crate) fn to_context(self) -> ParsedContext {
         let sampled = self.sampled();
         ParsedContext {
             trace_id: self.trace_id,
@@ -158,7 +158,7 @@ const TRACEPARENT_LEN: usize = 55;
 /// versions `01`-`fe` may carry more fields after a `-`, which are ignored.
 /// All-zero ids are invalid. `sampled` is bit 0 of the flags. No allocation.
 #[must_use]
-pub fn parse_traceparent(value: &str) -> Option<ParsedContext> {
+pub(crate) fn parse_traceparent(value: &str) -> Option<ParsedContext> {
     let bytes = trim_ows(value).as_bytes();
     let head = bytes.get(..TRACEPARENT_LEN)?;
     let tail = bytes.get(TRACEPARENT_LEN..)?;
@@ -193,7 +193,7 @@ pub fn parse_traceparent(value: &str) -> Option<ParsedContext> {
 
 /// Appends `00-{32 hex}-{16 hex}-{01|00}` (lower case, version `00`; the
 /// flags carry only the sampled bit, taken from `ctx.sampled`).
-pub fn format_traceparent(ctx: &ParsedContext, out: &mut String) {
+pub(crate) fn format_traceparent(ctx: &ParsedContext, out: &mut String) {
     out.reserve(TRACEPARENT_LEN);
     out.push_str("00-");
     push_hex(out, &ctx.trace_id);
@@ -248,7 +248,7 @@ fn valid_tracestate_value(value: &str) -> bool {
 /// values make the whole header invalid (`None`). Returns the members joined
 /// by `,` without whitespace; no members at all gives `Some("")`.
 #[must_use]
-pub fn parse_tracestate<'a>(lines: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub(crate) fn parse_tracestate<'a>(lines: impl IntoIterator<Item = &'a str>) -> Option<String> {
     let mut keys: [&str; TRACESTATE_MAX_MEMBERS] = [""; TRACESTATE_MAX_MEMBERS];
     let mut count = 0usize;
     let mut out = String::new();
@@ -301,7 +301,7 @@ fn decode_b3_span_id(s: &str) -> Option<[u8; 8]> {
 /// `1` Accept, `0` Deny, `d` Debug, absent Defer. A sampling-only header
 /// (`0`, `1`, `d`) carries no ids and therefore returns `None`.
 #[must_use]
-pub fn parse_b3_single(value: &str) -> Option<B3> {
+pub(crate) fn parse_b3_single(value: &str) -> Option<B3> {
     let mut fields = trim_ows(value).split('-');
     let trace_id = decode_b3_trace_id(fields.next()?)?;
     let span_id = decode_b3_span_id(fields.next()?)?;
@@ -333,7 +333,7 @@ pub fn parse_b3_single(value: &str) -> Option<B3> {
 /// `X-B3-Flags`: `1` Debug (overrides `X-B3-Sampled`), `0` or absent nothing.
 /// Any other `X-B3-Sampled` / `X-B3-Flags` value (including empty) is invalid.
 #[must_use]
-pub fn parse_b3_multi(
+pub(crate) fn parse_b3_multi(
     trace_id: Option<&str>,
     span_id: Option<&str>,
     sampled: Option<&str>,
@@ -360,7 +360,7 @@ pub fn parse_b3_multi(
 }
 
 /// Appends a single `b3` header: `{32 hex}-{16 hex}-{1|0}` (from `ctx.sampled`).
-pub fn format_b3_single(ctx: &ParsedContext, out: &mut String) {
+pub(crate) fn format_b3_single(ctx: &ParsedContext, out: &mut String) {
     out.reserve(51);
     push_hex(out, &ctx.trace_id);
     out.push('-');
@@ -389,7 +389,7 @@ fn parse_decimal_span_id(s: &str) -> Option<u64> {
 /// 1-20 decimal digits, non-zero, at most `u64::MAX` (stored big-endian).
 /// `;o=1` sampled, `;o=0` or no option not sampled; anything else is invalid.
 #[must_use]
-pub fn parse_google(value: &str) -> Option<ParsedContext> {
+pub(crate) fn parse_google(value: &str) -> Option<ParsedContext> {
     let (trace, rest) = trim_ows(value).split_once('/')?;
     let (span, sampled) = match rest.split_once(';') {
         None => (rest, false),
@@ -412,7 +412,7 @@ pub fn parse_google(value: &str) -> Option<ParsedContext> {
 
 /// Appends `X-Cloud-Trace-Context`: `{32 hex}/{decimal span id};o={1|0}`
 /// (from `ctx.sampled`).
-pub fn format_google(ctx: &ParsedContext, out: &mut String) {
+pub(crate) fn format_google(ctx: &ParsedContext, out: &mut String) {
     out.reserve(58);
     push_hex(out, &ctx.trace_id);
     out.push('/');

@@ -2,7 +2,7 @@
 //! OpenTelemetry propagators built on them. A malformed header never fails a request: it starts
 //! a fresh trace.
 
-pub mod headers;
+pub(crate) mod headers;
 
 use std::str::FromStr;
 use std::sync::LazyLock;
@@ -86,6 +86,7 @@ impl TextMapPropagator for TraceContextPropagator {
 
 /// Which B3 headers [`B3Propagator`] writes on outgoing calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum B3Inject {
     /// `X-B3-TraceId`, `X-B3-SpanId`, `X-B3-Sampled` (OpenCensus's `B3FormatPropagator`).
     Multi,

@@ -378,6 +378,7 @@ impl<'a> Args<'a> {
     }
 
     /// A `compression=` keyword: `'gzip'` is `true`; `'none'` and `None` are `false`.
+    #[cfg_attr(not(any(feature = "azure", feature = "otlp")), allow(dead_code))]
     pub(crate) fn gzip(&self, name: &str) -> Result<Option<bool>, ArgError> {
         let Some(v) = self.get(name) else {
             return Ok(None);

@@ -140,7 +140,7 @@ impl SettingsLoader {
                         path: path.clone(),
                         line: 1,
                     })
-                    .source(err),
+                    .caused_by(err),
                 ),
             }
         }

@@ -31,6 +31,7 @@ use keys::Key;
 
 /// A warning found while loading (the settings are still valid).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Warning {
     /// What is worth knowing.
     pub message: String,

@@ -9,6 +9,7 @@ use super::value::Span;
 /// `message` is one line, starts in lower case and has no trailing period,
 /// e.g. ``expected `)` to close the call to `ProbabilitySampler`, found `;` ``.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SpecError {
     /// One-line description of the problem.
     pub message: String,

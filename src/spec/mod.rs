@@ -76,7 +76,10 @@ fn lowercase_chars(s: &str) -> Vec<char> {
 /// plus adjacent transpositions). A candidate qualifies only if its distance
 /// is at most `max(1, chars(name) / 3)`; among qualifying candidates the
 /// smallest distance wins, ties going to the first in iteration order.
-pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let target = lowercase_chars(name);
     let limit = (target.len() / 3).max(1);
     let mut best: Option<(usize, &'a str)> = None;

@@ -23,6 +23,7 @@ impl<T> Spanned<T> {
 
 /// A literal, container, nested call or reference appearing as an argument.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Value {
     /// A string literal (escapes already decoded).
     Str(String),
@@ -48,6 +49,7 @@ pub enum Value {
 
 /// A call `dotted.Name(args...)`; at the top level the parentheses may be omitted.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Call {
     /// The dotted name, segments joined with `.` and no whitespace.
     pub name: Spanned<String>,
@@ -61,6 +63,7 @@ pub struct Call {
 
 /// One argument of a [`Call`]: positional (`keyword` is `None`) or `keyword=value`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Arg {
     /// The keyword of a keyword argument.
     pub keyword: Option<Spanned<String>>,

@@ -370,8 +370,16 @@ impl SpanProcessor for ThreadProcessor {
             }
             Err(std::sync::mpsc::TrySendError::Full(span)) => span,
         };
-        // The exporter fell behind and the queue (its memory bound) is full: wait a little for
-        // room rather than lose the span; drop (counted) only if none comes.
+        // The exporter fell behind and the queue (its memory bound) is full. On an async
+        // runtime's thread (tokio, actix) the request must never wait for telemetry: drop and
+        // count. A plain thread may wait a little for room; drop (counted) only if none comes.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            self.counters
+                .dropped_queue_full
+                .fetch_add(1, Ordering::Relaxed);
+            self.signal.full.notify_one();
+            return;
+        }
         self.counters
             .waited_queue_full
             .fetch_add(1, Ordering::Relaxed);

@@ -34,10 +34,12 @@ pub struct ExportStats {
     pub exported: u64,
     /// Spans whose batch the exporter reported as failed.
     pub failed: u64,
-    /// Spans dropped because the queue stayed full for the whole wait (100 ms).
+    /// Spans dropped because the queue was full: at once when the span ended on an async
+    /// runtime's thread (a request never waits for telemetry), after waiting 100 ms for room
+    /// on a plain thread.
     pub dropped_queue_full: u64,
-    /// Spans whose producer had to wait for room in the full queue (back-pressure instead of
-    /// loss when the exporter falls behind).
+    /// Spans whose producer, a plain thread, had to wait for room in the full queue
+    /// (back-pressure instead of loss when the exporter falls behind).
     pub waited_queue_full: u64,
     /// Spans handed to the exporter whose export has not finished (after shutdown: lost, as
     /// the grace period ended first).

@@ -696,3 +696,56 @@ async fn an_error_span_with_a_long_utf8_url_is_delivered_with_its_exception() {
     assert_eq!(stats.delivered, 2, "{stats:?}");
     assert_eq!(stats.dropped(), 0, "{stats:?}");
 }
+
+/// SPEC 8: every duration has a range; a value outside it is a settings error that names the
+/// range, in `check` and in `build()`, never a panic (1e20 seconds used to overflow `Duration`;
+/// 1e19 passed `check` and then killed the export thread).
+#[test]
+fn huge_durations_are_settings_errors_that_name_the_range() {
+    let cs = format!("InstrumentationKey={IKEY}");
+    for (spec, needle) in [
+        (
+            format!("AzureExporter(connection_string='{cs}', export_interval=1e20)"),
+            "at most 86400",
+        ),
+        (
+            format!("AzureExporter(connection_string='{cs}', export_interval=1e19)"),
+            "at most 86400",
+        ),
+        (
+            format!("AzureExporter(connection_string='{cs}', timeout=1e20)"),
+            "at most 3600",
+        ),
+        (
+            format!("AzureExporter(connection_string='{cs}', timeout=inf)"),
+            "timeout",
+        ),
+    ] {
+        let loader = || {
+            opencensus_settings::Settings::loader()
+                .env([("OPENCENSUS__TRACE__EXPORTER", spec.as_str())])
+                .current_dir("/nonexistent")
+                .executable_dir(None)
+        };
+        let outcome = opencensus_settings::check(loader());
+        assert!(!outcome.is_ok(), "{spec}");
+        assert!(outcome.to_string().contains(needle), "{spec}:\n{outcome}");
+        assert!(!outcome.to_string().contains(IKEY), "{outcome}");
+        let built = loader().load().and_then(opencensus_settings::build);
+        assert!(built.is_err(), "{spec}");
+    }
+    // The largest accepted values build (and shut down) without overflow.
+    let spec = format!(
+        "AzureExporter(connection_string='{cs}', export_interval=86400, timeout=3600, enable_local_storage=False)"
+    );
+    let settings = opencensus_settings::Settings::loader()
+        .env([("OPENCENSUS__TRACE__EXPORTER", spec.as_str())])
+        .current_dir("/nonexistent")
+        .executable_dir(None)
+        .load()
+        .unwrap();
+    let telemetry = opencensus_settings::build(settings).unwrap();
+    telemetry
+        .with_shutdown_grace(std::time::Duration::from_millis(100))
+        .shutdown();
+}

@@ -386,6 +386,8 @@ fn otlp_mistakes_are_errors() {
             "not an http:// or https:// URL",
         ),
         ("OTLPSpanExporter(timeout=0)", "timeout"),
+        // A range, not a panic (1e20 seconds used to overflow `Duration`).
+        ("OTLPSpanExporter(timeout=1e20)", "at most 3600"),
     ] {
         let out = check_env(&[("OPENCENSUS__TRACE__EXPORTER", spec)]);
         assert!(out.contains(needle), "{spec}:\n{out}");

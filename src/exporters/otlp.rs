@@ -268,7 +268,7 @@ fn configure(args: &Args<'_>, grpc_class: bool) -> Result<OtlpConfig, ArgError> 
     // timeout: seconds in the spec, milliseconds in the variables
     let timeout = match args.get("timeout") {
         Some(_) => From {
-            value: Duration::from_secs_f64(args.seconds("timeout", 10.0)?),
+            value: args.seconds_in("timeout", 10.0, 3_600.0)?,
             origin: format!("timeout= {SPEC}"),
         },
         None => match env(
@@ -279,14 +279,16 @@ fn configure(args: &Args<'_>, grpc_class: bool) -> Result<OtlpConfig, ArgError> 
             ],
         ) {
             Some((v, var)) => match v.parse::<u64>() {
-                Ok(ms) if ms > 0 => From {
+                Ok(ms) if ms > 0 && ms <= 3_600_000 => From {
                     value: Duration::from_millis(ms),
                     origin: Origin::env(var).to_string(),
                 },
                 _ => {
                     return Err(env_error(
                         var,
-                        format!("{var} must be a positive number of milliseconds, found `{v}`"),
+                        format!(
+                            "{var} must be a positive number of milliseconds, at most 3600000 (an hour), found `{v}`"
+                        ),
                     ));
                 }
             },

@@ -2,11 +2,17 @@
 
 use std::fmt;
 use std::ops::RangeInclusive;
+use std::time::Duration;
 
 use super::{Component, ComponentKind, Factory, PropagatorComponent, Registry, SamplerComponent};
+
 use crate::environment::Environment;
 use crate::error::ErrorKind;
 use crate::spec::{Call, Span, Spanned, Value};
+
+/// The longest duration any setting takes, in seconds (ten years): beyond it a duration is a
+/// mistake, and `Duration` arithmetic would overflow further on.
+pub(crate) const MAX_SECONDS: f64 = 315_360_000.0;
 
 /// A problem with a component or one of its arguments; rendered with a caret under `span`.
 #[derive(Debug, Clone, PartialEq)]
@@ -311,15 +317,30 @@ impl<'a> Args<'a> {
     /// # Errors
     /// When the value is not a number greater than zero.
     pub fn seconds(&self, name: &str, default: f64) -> Result<f64, ArgError> {
+        self.seconds_in(name, default, MAX_SECONDS)
+            .map(|d| d.as_secs_f64())
+    }
+
+    /// A number of seconds greater than 0 and at most `max`, or `default`, as a `Duration`
+    /// (never a panic, whatever the number).
+    ///
+    /// # Errors
+    /// When the value is not a number in `(0, max]`; the message names the range.
+    pub fn seconds_in(&self, name: &str, default: f64, max: f64) -> Result<Duration, ArgError> {
+        let max = max.min(MAX_SECONDS);
         match self.f64(name)? {
-            None => Ok(default),
-            Some(x) if x > 0.0 && x.is_finite() => Ok(x),
+            None => Ok(Duration::from_secs_f64(default.clamp(0.0, max))),
+            Some(x) if x > 0.0 && x <= max => Ok(Duration::from_secs_f64(x)),
             Some(_) => {
                 let v = self.get(name).map(|v| (*v).clone()).unwrap_or(Spanned {
                     value: Value::None,
                     span: self.call.span.clone(),
                 });
-                Err(self.invalid(name, "a number of seconds greater than 0", &v))
+                Err(self.invalid(
+                    name,
+                    &format!("a number of seconds greater than 0 and at most {max}"),
+                    &v,
+                ))
             }
         }
     }

@@ -26,6 +26,8 @@ fn reqwest_client(config: &AzureConfig) -> Result<reqwest::Client, BoxError> {
         .timeout(config.timeout)
         .connect_timeout(config.timeout)
         .user_agent(concat!("opencensus-settings/", env!("CARGO_PKG_VERSION")))
+        // The delivery policy follows 307/308 itself (and keeps the new endpoint).
+        .redirect(reqwest::redirect::Policy::none())
         .no_proxy();
     for (scheme, url) in &config.proxies {
         let proxy = match scheme.as_str() {
@@ -91,7 +93,7 @@ impl AzureSpanExporter {
 impl SpanExporter for AzureSpanExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         if let Some((body, count)) = self.write_batch(&batch) {
-            self.delivery.deliver_counted(body, Some(count)).await;
+            self.delivery.deliver(body, count).await;
         }
         Ok(())
     }
@@ -190,7 +192,7 @@ pub(crate) fn build(
     };
     let counters = cx.export_counters();
     let delivery = Delivery::new(
-        reqwest_client(&config)?,
+        delivery::Http(reqwest_client(&config)?),
         &endpoint,
         storage,
         counters.clone(),
@@ -214,7 +216,8 @@ pub(crate) fn build(
         ThreadConfig {
             max_batch_size: config.max_batch_size,
             export_interval: config.export_interval,
-            max_queue_size: crate::export_thread::QUEUE_SPANS,
+            // At least two full batches, so a healthy exporter never fills the queue.
+            max_queue_size: crate::export_thread::QUEUE_SPANS.max(2 * config.max_batch_size),
         },
         counters,
         Hooks {

@@ -31,6 +31,11 @@ use crate::secret::Secret;
 
 pub(crate) use connection::{ConnectionString, is_guid, parse as parse_connection_string};
 
+/// `export_interval=` at most (seconds): a day.
+pub(crate) const MAX_EXPORT_INTERVAL: f64 = 86_400.0;
+/// `timeout=` at most (seconds): an hour.
+pub(crate) const MAX_TIMEOUT: f64 = 3_600.0;
+
 pub(crate) const NAME: &str = "opencensus.ext.azure.trace_exporter.AzureExporter";
 
 /// The validated keywords of `AzureExporter(...)`.
@@ -190,9 +195,9 @@ fn configure(args: &Args<'_>) -> Result<AzureConfig, ArgError> {
         }
         other => other.map(str::to_string),
     };
-    let export_interval = Duration::from_secs_f64(args.seconds("export_interval", 15.0)?);
+    let export_interval = args.seconds_in("export_interval", 15.0, MAX_EXPORT_INTERVAL)?;
     let max_batch_size = args.u64_in("max_batch_size", 100, 1..=100_000)? as usize;
-    let timeout = Duration::from_secs_f64(args.seconds("timeout", 10.0)?);
+    let timeout = args.seconds_in("timeout", 10.0, MAX_TIMEOUT)?;
     let enable_local_storage = args.bool("enable_local_storage")?.unwrap_or(true);
     let storage_path = args.str("storage_path")?.map(str::to_string);
     if let (Some(p), Some(v)) = (&storage_path, args.get("storage_path"))

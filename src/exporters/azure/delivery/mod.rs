@@ -1,0 +1,596 @@
+//! Delivery that loses nothing: the policy between the envelope writer and ingestion. The
+//! meaning of every answer is in `answer` (SPEC section 8's table); this module acts on it,
+//! through a [`Transport`] (reqwest in production, a scripted fake in the virtual-time tests).
+//!
+//! - Delivered, dropped (invalid, over quota) or partly resent, every item is counted.
+//! - An outage (408, 429, 5xx, 401/403, a connection error, a timeout) backs off, doubling from
+//!   0.5 s to 60 s, honouring `Retry-After` up to 60 s; the batch goes to local storage (or, with
+//!   storage off, waits in memory), and so does every batch sent during the outage, without
+//!   trying the network. A drain task resends stored batches oldest first once the outage is
+//!   over, and at start-up (a previous process's telemetry).
+//! - 307/308 are followed (5 hops at most) and the new endpoint kept; 413 splits the batch.
+//! - With every connection busy, a batch waits up to a second for one; with `MAX_WAITING`
+//!   batches already waiting, it goes straight to storage, so a slow service never holds up the
+//!   export thread. Stored batches are gzip, written on a blocking thread.
+//! - At shutdown, sends stop at the grace deadline (sends in flight too) and the rest goes to
+//!   storage.
+
+mod answer;
+#[cfg(test)]
+mod tests;
+mod transport;
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{Semaphore, watch};
+use tokio::time::Instant;
+
+use super::storage::Storage;
+use crate::stats::ExportCounters;
+use answer::{Class, ItemClass};
+pub(crate) use transport::{Answer, Http, Transport};
+
+const MIN_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+const MAX_IN_FLIGHT: usize = 4;
+/// How long a batch waits for a free connection before it is spilled to storage.
+const BUSY_WAIT: Duration = Duration::from_secs(1);
+/// Batches waiting for a connection at most: with this many waiting, the next one goes
+/// straight to storage (so a slow service never holds up the export thread).
+const MAX_WAITING: usize = 2 * MAX_IN_FLIGHT;
+/// Redirects followed for one call at most.
+const MAX_REDIRECTS: usize = 5;
+
+/// How one attempt went.
+#[derive(Debug)]
+enum Attempt {
+    /// Done with the batch: `delivered` items accepted, the rest dropped and counted.
+    Done { delivered: u64 },
+    /// Some items must be sent again (their body and count); `delivered` were accepted.
+    Retry {
+        body: Bytes,
+        count: u64,
+        delivered: u64,
+        after: Option<Duration>,
+    },
+    /// 413: send these halves separately.
+    Split(Vec<(Bytes, u64)>),
+    /// An outage: the whole batch again later.
+    Outage {
+        body: Bytes,
+        after: Option<Duration>,
+    },
+}
+
+#[derive(Debug)]
+struct Backoff {
+    until: Option<Instant>,
+    delay: Duration,
+}
+
+pub(crate) struct Delivery<T: Transport = Http> {
+    transport: T,
+    /// Whether bodies go out gzip (`compression=`); stored bodies always are.
+    compress: bool,
+    /// The track URL; a 307/308 replaces it for the rest of the process.
+    track_url: Mutex<String>,
+    storage: Option<Storage>,
+    counters: Arc<ExportCounters>,
+    backoff: Mutex<Backoff>,
+    permits: Semaphore,
+    waiting: AtomicUsize,
+    shutdown: watch::Sender<Option<Instant>>,
+    /// Logged once per process: a redirect was followed.
+    redirected: AtomicBool,
+    /// Logged once per outage: the key or credential was refused.
+    auth_refused: AtomicBool,
+}
+
+impl<T: Transport> std::fmt::Debug for Delivery<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivery")
+            .field("storage", &self.storage)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A body is gzip when it starts with gzip's magic bytes; otherwise it is the JSON array
+/// itself (which starts with `[`).
+pub(crate) fn is_gzip(body: &[u8]) -> bool {
+    body.starts_with(&[0x1f, 0x8b])
+}
+
+fn items(body: &[u8]) -> Option<Vec<serde_json::Value>> {
+    if !is_gzip(body) {
+        return serde_json::from_slice(body).ok();
+    }
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(body)
+        .read_to_end(&mut raw)
+        .ok()?;
+    serde_json::from_slice(&raw).ok()
+}
+
+/// Gzip at level 1: most of the size gain of level 6 (envelopes repeat themselves) for a
+/// fraction of the CPU.
+pub(crate) fn gzip(json: &[u8]) -> Option<Vec<u8>> {
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(json.len() / 4 + 64),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(json).ok()?;
+    enc.finish().ok()
+}
+
+fn lock<V>(m: &Mutex<V>) -> MutexGuard<'_, V> {
+    // Nothing panics while holding these locks; if something ever did, the data is still
+    // consistent (plain values), so keep going rather than lose the policy.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl<T: Transport> Delivery<T> {
+    pub(crate) fn new(
+        transport: T,
+        endpoint: &str,
+        storage: Option<Storage>,
+        counters: Arc<ExportCounters>,
+        compress: bool,
+    ) -> Arc<Self> {
+        let (shutdown, _) = watch::channel(None);
+        Arc::new(Delivery {
+            transport,
+            compress,
+            track_url: Mutex::new(format!("{endpoint}/v2/track")),
+            storage,
+            counters,
+            backoff: Mutex::new(Backoff {
+                until: None,
+                delay: MIN_BACKOFF,
+            }),
+            permits: Semaphore::new(MAX_IN_FLIGHT),
+            waiting: AtomicUsize::new(0),
+            shutdown,
+            redirected: AtomicBool::new(false),
+            auth_refused: AtomicBool::new(false),
+        })
+    }
+
+    /// From now on, sends stop at `deadline` (those in flight too) and what is left is stored.
+    pub(crate) fn shut_down_at(&self, deadline: std::time::Instant) {
+        self.shutdown
+            .send_replace(Some(Instant::from_std(deadline)));
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        *self.shutdown.borrow()
+    }
+
+    fn past_deadline(&self) -> bool {
+        self.deadline().is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Resolves at the shutdown deadline, once there is one.
+    async fn until_deadline(&self) {
+        let mut rx = self.shutdown.subscribe();
+        loop {
+            let deadline = *rx.borrow_and_update();
+            if let Some(deadline) = deadline {
+                return tokio::time::sleep_until(deadline).await;
+            }
+            if rx.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+        }
+    }
+
+    fn in_outage(&self) -> bool {
+        lock(&self.backoff)
+            .until
+            .is_some_and(|until| Instant::now() < until)
+    }
+
+    fn outage(&self, after: Option<Duration>) -> Instant {
+        let mut b = lock(&self.backoff);
+        let wait = after.unwrap_or(b.delay).max(MIN_BACKOFF);
+        b.delay = (b.delay * 2).min(MAX_BACKOFF);
+        let until = Instant::now() + wait;
+        b.until = Some(until);
+        until
+    }
+
+    fn recovered(&self) {
+        let mut b = lock(&self.backoff);
+        b.until = None;
+        b.delay = MIN_BACKOFF;
+        self.auth_refused.store(false, Ordering::Relaxed);
+    }
+
+    fn add(&self, counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Whether bodies go out gzip.
+    pub(crate) fn compresses(&self) -> bool {
+        self.compress
+    }
+
+    /// The body for some items, in the encoding this delivery sends.
+    fn encode(&self, items: &[serde_json::Value]) -> Option<Bytes> {
+        let json = serde_json::to_vec(items).ok()?;
+        if self.compress {
+            gzip(&json).map(Bytes::from)
+        } else {
+            Some(Bytes::from(json))
+        }
+    }
+
+    /// Writes a body to storage, gzip (storage space is what `storage_max_size` limits).
+    fn put(storage: &Storage, body: &[u8], count: u64) -> std::io::Result<bool> {
+        if is_gzip(body) {
+            storage.put(body, count)
+        } else {
+            let packed = gzip(body).ok_or_else(|| std::io::Error::other("gzip failed"))?;
+            storage.put(&packed, count)
+        }
+    }
+
+    /// Stores a batch on a blocking thread (compressing and `fsync` must not hold up the
+    /// export thread, which keeps taking spans meanwhile).
+    async fn store(self: &Arc<Self>, body: Bytes, count: u64) {
+        let me = self.clone();
+        let stored = tokio::task::spawn_blocking(move || {
+            me.store_now(&body, count);
+        })
+        .await;
+        if stored.is_err() {
+            self.add(&self.counters.dropped_storage_full, count);
+        }
+    }
+
+    /// Stores a batch; counts it as stored, or dropped when storage is off or full.
+    fn store_now(&self, body: &[u8], count: u64) -> bool {
+        let c = &self.counters;
+        match &self.storage {
+            Some(storage) => match Self::put(storage, body, count) {
+                Ok(true) => {
+                    self.add(&c.stored, count);
+                    true
+                }
+                Ok(false) => {
+                    self.add(&c.dropped_storage_full, count);
+                    false
+                }
+                Err(e) => {
+                    c.set_last_error(format!("local storage: {e}"));
+                    self.add(&c.dropped_storage_full, count);
+                    false
+                }
+            },
+            None => {
+                self.add(&c.dropped_no_storage, count);
+                false
+            }
+        }
+    }
+
+    /// One track call (following redirects), its answer acted on: counted, and what is left
+    /// to do returned.
+    async fn attempt(&self, body: Bytes, count: u64) -> Attempt {
+        let c = &self.counters;
+        let mut url = lock(&self.track_url).clone();
+        for hop in 0..=MAX_REDIRECTS {
+            let answer = tokio::select! {
+                biased;
+                r = self.transport.post(&url, body.clone()) => r,
+                // Shutdown bounds sends in flight too: what is not acknowledged is stored.
+                () = self.until_deadline() => return Attempt::Outage { body, after: None },
+            };
+            let answer = match answer {
+                Ok(a) => a,
+                Err(e) => {
+                    c.set_last_error(e);
+                    return Attempt::Outage { body, after: None };
+                }
+            };
+            let after =
+                answer::retry_after(answer.retry_after.as_deref(), std::time::SystemTime::now());
+            match answer::classify(answer.status) {
+                Class::Delivered => {
+                    self.add(&c.delivered, count);
+                    return Attempt::Done { delivered: count };
+                }
+                Class::Partial => return self.partial(body, count, &answer, after),
+                Class::Redirect => {
+                    let next = answer.location.filter(|l| {
+                        let l = l.to_ascii_lowercase();
+                        l.starts_with("https://") || l.starts_with("http://")
+                    });
+                    match next {
+                        Some(next) if hop < MAX_REDIRECTS => {
+                            if !self.redirected.swap(true, Ordering::Relaxed) {
+                                tracing::warn!(
+                                    target: "opencensus_settings",
+                                    "Application Insights redirected the track call ({}); the new endpoint is kept for this process",
+                                    answer.status
+                                );
+                            }
+                            *lock(&self.track_url) = next.clone();
+                            url = next;
+                            continue;
+                        }
+                        _ => {
+                            c.set_last_error(format!(
+                                "Application Insights answered {} without a usable Location (or after {MAX_REDIRECTS} redirects)",
+                                answer.status
+                            ));
+                            return Attempt::Outage { body, after };
+                        }
+                    }
+                }
+                Class::AuthOutage => {
+                    let message = format!(
+                        "Application Insights answered {}: the key or credential was refused; telemetry is kept (stored) until it is accepted",
+                        answer.status
+                    );
+                    if !self.auth_refused.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(target: "opencensus_settings", "{message}");
+                    }
+                    c.set_last_error(message);
+                    return Attempt::Outage { body, after };
+                }
+                Class::Outage => {
+                    c.set_last_error(format!("Application Insights answered {}", answer.status));
+                    return Attempt::Outage { body, after };
+                }
+                Class::TooLarge => {
+                    let all = items(&body).unwrap_or_default();
+                    if all.len() <= 1 {
+                        c.set_last_error(
+                            "Application Insights refused an item as too large (413)".into(),
+                        );
+                        self.add(&c.dropped_invalid, count);
+                        return Attempt::Done { delivered: 0 };
+                    }
+                    let (a, b) = all.split_at(all.len() / 2);
+                    let halves: Vec<(Bytes, u64)> = [a, b]
+                        .iter()
+                        .filter_map(|h| self.encode(h).map(|body| (body, h.len() as u64)))
+                        .collect();
+                    return Attempt::Split(halves);
+                }
+                Class::Quota => {
+                    self.add(&c.dropped_quota, count);
+                    return Attempt::Done { delivered: 0 };
+                }
+                Class::Invalid => {
+                    c.set_last_error(format!(
+                        "Application Insights refused a batch with {}",
+                        answer.status
+                    ));
+                    self.add(&c.dropped_invalid, count);
+                    return Attempt::Done { delivered: 0 };
+                }
+            }
+        }
+        Attempt::Outage { body, after: None }
+    }
+
+    /// A 206: per item, invalid and over-quota items are dropped (counted), the others resent.
+    fn partial(
+        &self,
+        body: Bytes,
+        count: u64,
+        answer: &Answer,
+        after: Option<Duration>,
+    ) -> Attempt {
+        let c = &self.counters;
+        let (Some(errors), Some(all)) = (answer::partial_errors(&answer.body), items(&body)) else {
+            // An answer we cannot read: resend the whole batch rather than guess.
+            c.set_last_error("Application Insights answered 206 with an unreadable body".into());
+            return Attempt::Outage { body, after };
+        };
+        let mut seen = BTreeSet::new();
+        let mut again = Vec::new();
+        let mut not_accepted = 0u64;
+        for e in errors {
+            // An index the batch does not have names no item: every item is still counted
+            // once (accepted unless an error names it).
+            let Some(item) = all.get(e.index) else {
+                continue;
+            };
+            if !seen.insert(e.index) || e.class == ItemClass::Accepted {
+                continue;
+            }
+            not_accepted += 1;
+            match e.class {
+                ItemClass::Resend => again.push(item.clone()),
+                ItemClass::Quota => self.add(&c.dropped_quota, 1),
+                ItemClass::Invalid | ItemClass::Accepted => self.add(&c.dropped_invalid, 1),
+            }
+        }
+        let delivered = count.saturating_sub(not_accepted);
+        self.add(&c.delivered, delivered);
+        if again.is_empty() {
+            return Attempt::Done { delivered };
+        }
+        let n = again.len() as u64;
+        match self.encode(&again) {
+            Some(body) => Attempt::Retry {
+                body,
+                count: n,
+                delivered,
+                after,
+            },
+            None => {
+                self.add(&c.dropped_invalid, n);
+                Attempt::Done { delivered }
+            }
+        }
+    }
+
+    /// Takes responsibility for one batch of `count` items (a JSON array, or gzip of one):
+    /// send it, or keep it for later.
+    pub(crate) async fn deliver(self: &Arc<Self>, mut body: Bytes, mut count: u64) {
+        loop {
+            let past_deadline = self.past_deadline();
+            // During an outage, or with every connection busy, spill straight to storage.
+            let permit = if self.in_outage() || past_deadline {
+                None
+            } else {
+                match self.permits.try_acquire() {
+                    Ok(p) => Some(p),
+                    // Every connection is busy: wait for one a little (a healthy service frees
+                    // them in milliseconds); if ingestion is that slow, spill to storage.
+                    Err(_) if self.storage.is_some() => {
+                        if self.waiting.fetch_add(1, Ordering::Relaxed) >= MAX_WAITING {
+                            self.waiting.fetch_sub(1, Ordering::Relaxed);
+                            None
+                        } else {
+                            let permit = tokio::time::timeout(BUSY_WAIT, self.permits.acquire())
+                                .await
+                                .ok()
+                                .and_then(Result::ok);
+                            self.waiting.fetch_sub(1, Ordering::Relaxed);
+                            permit
+                        }
+                    }
+                    Err(_) => tokio::select! {
+                        p = self.permits.acquire() => p.ok(),
+                        () = self.until_deadline() => None,
+                    },
+                }
+            };
+            let Some(_permit) = permit else {
+                if self.storage.is_some() || self.past_deadline() {
+                    self.store(body, count).await;
+                    return;
+                }
+                // No storage: wait out the outage in memory (never past the deadline).
+                let until = lock(&self.backoff).until;
+                if let Some(until) = until {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(until) => {}
+                        () = self.until_deadline() => {}
+                    }
+                }
+                continue;
+            };
+            match self.attempt(body, count).await {
+                Attempt::Done { .. } => {
+                    self.recovered();
+                    return;
+                }
+                Attempt::Retry {
+                    body: rest,
+                    count: n,
+                    after,
+                    ..
+                } => {
+                    self.outage(after);
+                    body = rest;
+                    count = n;
+                }
+                Attempt::Split(halves) => {
+                    drop(_permit);
+                    for (half, n) in halves {
+                        Box::pin(self.deliver(half, n)).await;
+                    }
+                    return;
+                }
+                Attempt::Outage { body: rest, after } => {
+                    self.outage(after);
+                    body = rest;
+                }
+            }
+        }
+    }
+
+    /// Resends stored batches whenever ingestion is not in an outage; expires old ones.
+    pub(crate) async fn drain_forever(self: Arc<Self>) {
+        let Some(storage) = &self.storage else { return };
+        loop {
+            let expired = storage.expire();
+            if expired > 0 {
+                self.add(&self.counters.dropped_expired, expired);
+            }
+            let until = lock(&self.backoff).until;
+            match until {
+                Some(until) if Instant::now() < until => tokio::time::sleep_until(until).await,
+                _ => {
+                    if !self.drain_once(storage).await {
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                    }
+                }
+            }
+            if self.deadline().is_some() {
+                return;
+            }
+        }
+    }
+
+    /// At shutdown: resends what waits in storage until the grace deadline (what is left stays
+    /// for the next process).
+    pub(crate) async fn drain_before_deadline(self: Arc<Self>) {
+        if let Some(storage) = &self.storage {
+            self.drain_once(storage).await;
+        }
+    }
+
+    /// Stores what a drained file left to do as a new file; counts it if storage refuses.
+    fn restore(&self, storage: &Storage, body: &[u8], count: u64) {
+        match Self::put(storage, body, count) {
+            Ok(true) => {}
+            Ok(false) => self.add(&self.counters.dropped_storage_full, count),
+            Err(e) => {
+                self.counters.set_last_error(format!("local storage: {e}"));
+                self.add(&self.counters.dropped_storage_full, count);
+            }
+        }
+    }
+
+    /// Sends stored batches until none is left or ingestion fails; `true` if it sent any. A
+    /// stored file is deleted only when its items were delivered or dropped by the answer table.
+    async fn drain_once(&self, storage: &Storage) -> bool {
+        let mut sent = false;
+        while !self.in_outage() && !self.past_deadline() {
+            let Some(lease) = storage.take() else { break };
+            let count = lease.count;
+            let body = Bytes::from(lease.body.clone());
+            match self.attempt(body, count).await {
+                Attempt::Done { delivered } => {
+                    self.add(&self.counters.resent, delivered);
+                    storage.done(lease);
+                    self.recovered();
+                    sent = true;
+                }
+                Attempt::Retry {
+                    body,
+                    count: n,
+                    delivered,
+                    after,
+                } => {
+                    self.add(&self.counters.resent, delivered);
+                    self.restore(storage, &body, n);
+                    storage.done(lease);
+                    self.outage(after);
+                }
+                Attempt::Split(halves) => {
+                    for (half, n) in halves {
+                        self.restore(storage, &half, n);
+                    }
+                    storage.done(lease);
+                }
+                Attempt::Outage { after, .. } => {
+                    storage.release(lease);
+                    self.outage(after);
+                }
+            }
+        }
+        sent
+    }
+}

@@ -37,7 +37,7 @@ use crate::tracer::{AnyTracer, known_method};
 ///
 /// The span is named by the method (`GET`; `HTTP` for non-standard methods) and carries the
 /// current semantic conventions' attributes: `http.request.method`, `url.full` (userinfo removed,
-/// signature query values redacted), `server.address`, `server.port` and
+/// credential query values redacted), `server.address`, `server.port` and
 /// `http.response.status_code`. A 5xx response or a transport error sets the status to error and
 /// `error.type` (the status code, or `timeout`, `connection`, ...); a transport error is also
 /// recorded as an `exception` event. A 4xx leaves the status unset. The span ends when the
@@ -265,20 +265,11 @@ impl Middleware for TracingMiddleware {
 }
 
 /// The method when it is one of the standard ones (semantic conventions' `_OTHER` otherwise).
-/// Query keys whose values the semantic conventions ask to redact in `url.full`.
-const SENSITIVE_QUERY_KEYS: &[&str] = &["AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"];
-
-fn is_sensitive_pair(pair: &str) -> bool {
-    let key = pair.split_once('=').map_or(pair, |(k, _)| k);
-    SENSITIVE_QUERY_KEYS.contains(&key)
-}
-
-/// The URL as `url.full`: without `user:password@` and fragment, signature values redacted.
+/// The URL as `url.full`: without `user:password@` and fragment, credential values redacted.
 fn url_full(url: &Url) -> Cow<'_, str> {
     let userinfo = !url.username().is_empty() || url.password().is_some();
-    let sensitive = url
-        .query()
-        .is_some_and(|q| q.split('&').any(is_sensitive_pair));
+    let redacted = url.query().map(crate::secret::redact_query);
+    let sensitive = matches!(redacted, Some(Cow::Owned(_)));
     if !userinfo && !sensitive && url.fragment().is_none() {
         return Cow::Borrowed(url.as_str());
     }
@@ -288,21 +279,8 @@ fn url_full(url: &Url) -> Cow<'_, str> {
         let _ = clean.set_username("");
         let _ = clean.set_password(None);
     }
-    if sensitive && let Some(query) = url.query() {
-        let mut redacted = String::with_capacity(query.len());
-        for (i, pair) in query.split('&').enumerate() {
-            if i > 0 {
-                redacted.push('&');
-            }
-            match pair.split_once('=') {
-                Some((key, _)) if is_sensitive_pair(pair) => {
-                    redacted.push_str(key);
-                    redacted.push_str("=REDACTED");
-                }
-                _ => redacted.push_str(pair),
-            }
-        }
-        clean.set_query(Some(&redacted));
+    if sensitive && let Some(query) = &redacted {
+        clean.set_query(Some(query));
     }
     clean.set_fragment(None);
     Cow::Owned(clean.into())
@@ -371,9 +349,10 @@ mod tests {
                 "https://example.com/f?sig=abc&x=1&Signature=zz",
                 "https://example.com/f?sig=REDACTED&x=1&Signature=REDACTED",
             ),
+            // SPEC 8: credential parameters whatever their case.
             (
                 "https://example.com/f?signature=abc",
-                "https://example.com/f?signature=abc",
+                "https://example.com/f?signature=REDACTED",
             ),
             ("https://example.com/f#frag", "https://example.com/f"),
         ];

@@ -35,50 +35,6 @@ impl fmt::Debug for Resolved {
     }
 }
 
-/// Byte ranges of secret argument values in `spec`, found lexically so that even a spec that
-/// does not parse never shows a secret: `name = '...'` up to the closing quote (or the end).
-pub(crate) fn secret_spans(spec: &str, registry: &Registry) -> Vec<Span> {
-    let mut out = Vec::new();
-    for name in registry.secret_params() {
-        let mut from = 0;
-        while let Some(found) = spec[from..].find(name) {
-            let start = from + found;
-            from = start + name.len();
-            let rest = &spec[from..];
-            let trimmed = rest.trim_start();
-            let Some(after_eq) = trimmed.strip_prefix('=') else {
-                continue;
-            };
-            let value = after_eq.trim_start();
-            let value_start = spec.len() - value.len();
-            let end = match value.chars().next() {
-                Some(q @ ('\'' | '"')) => {
-                    let body = &value[1..];
-                    // A closing quote not escaped; a triple quote closes on the same char too.
-                    let mut prev_backslash = false;
-                    let mut close = None;
-                    for (i, c) in body.char_indices() {
-                        if c == q && !prev_backslash {
-                            close = Some(i);
-                            break;
-                        }
-                        prev_backslash = c == '\\' && !prev_backslash;
-                    }
-                    close.map_or(spec.len(), |i| value_start + 1 + i + 1)
-                }
-                Some('{') => value.find('}').map_or(spec.len(), |i| value_start + i + 1),
-                _ => value
-                    .find([',', ')', '\n'])
-                    .map_or(spec.len(), |i| value_start + i),
-            };
-            if end > value_start {
-                out.push(value_start..end);
-            }
-        }
-    }
-    out
-}
-
 fn spec_problem(
     key: Key,
     setting: &Setting<String>,
@@ -94,7 +50,7 @@ fn spec_problem(
         .snippet(
             setting.value.clone(),
             span,
-            secret_spans(&setting.value, registry),
+            registry.secret_spans(&setting.value),
         );
     for h in help {
         p = p.help(h);
@@ -216,7 +172,7 @@ pub(crate) fn resolve(settings: &Settings) -> Result<Resolved, (Vec<Problem>, St
             Ok((built, description)) => {
                 report.lines.push(ReportLine {
                     key: key.name().to_string(),
-                    value: description,
+                    value: crate::secret::redact_userinfo(&description).into_owned(),
                     origin: origin_text(settings, key, &setting.origin),
                 });
                 match built {

@@ -245,9 +245,10 @@ async fn attributes_follow_current_semantic_conventions() {
         Some("GET")
     );
     assert_eq!(attr_str(&span, "url.path").as_deref(), Some("/users/42"));
+    // SPEC 8: credential parameters (`token`, `sig`, `code`, ...) are never exported.
     assert_eq!(
         attr_str(&span, "url.query").as_deref(),
-        Some("x=1&token=abc")
+        Some("x=1&token=REDACTED")
     );
     assert_eq!(attr_str(&span, "url.scheme").as_deref(), Some("http"));
     assert_eq!(

@@ -268,7 +268,11 @@ impl Shared {
             }
             attrs.push(KeyValue::new("url.path", req.path.to_string()));
             if let Some(q) = req.query.filter(|q| !q.is_empty()) {
-                attrs.push(KeyValue::new("url.query", q.to_string()));
+                // Credentials in the query (SAS `sig=`, OAuth `code=`, ...) are never exported.
+                attrs.push(KeyValue::new(
+                    "url.query",
+                    crate::secret::redact_query(q).into_owned(),
+                ));
             }
             let scheme: opentelemetry::Value = match req.scheme {
                 "http" => "http".into(),

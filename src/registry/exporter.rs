@@ -85,9 +85,11 @@ impl ExporterComponent {
         value: impl Into<String>,
         origin: impl Into<String>,
     ) -> Self {
+        let value: String = value.into();
         self.details.push(ReportLine {
             key: key.into(),
-            value: value.into(),
+            // A URL's userinfo never reaches a report, whoever wrote the detail.
+            value: crate::secret::redact_userinfo(&value).into_owned(),
             origin: origin.into(),
         });
         self

@@ -5,6 +5,7 @@
 
 pub(crate) mod args;
 mod exporter;
+mod redact;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -363,6 +364,11 @@ impl Registry {
         out.sort_unstable();
         out.dedup();
         out
+    }
+
+    /// The component `name` (a full name, class name or alias) names, of any kind.
+    pub(crate) fn find(&self, name: &str) -> Option<&Component> {
+        self.names.get(name).map(|&i| &self.components[i])
     }
 
     /// Finds `name` for a value of `kind`, or explains why not.

@@ -25,8 +25,13 @@ pub(crate) struct FileEntries {
     pub(crate) problems: Vec<Problem>,
 }
 
-/// Parses the settings file text. `path` is only used for origins.
-pub(crate) fn parse_file(path: &Path, text: &str) -> FileEntries {
+/// Parses the settings file text. `path` is only used for origins; `secrets` are the byte
+/// ranges of `text` that no error snippet may show (a TOML error quotes the line).
+pub(crate) fn parse_file(
+    path: &Path,
+    text: &str,
+    secrets: &[std::ops::Range<usize>],
+) -> FileEntries {
     let mut out = FileEntries {
         entries: Vec::new(),
         problems: Vec::new(),
@@ -48,7 +53,7 @@ pub(crate) fn parse_file(path: &Path, text: &str) -> FileEntries {
                     ),
                 )
                 .at(origin_at(span.start))
-                .snippet(text, span.clone(), Vec::new())
+                .snippet(text, span.clone(), secrets.to_vec())
                 .help("the file holds a `[OPENCENSUS.TRACE]` table, see opencensus.toml.example"),
             );
             return out;
@@ -74,7 +79,7 @@ pub(crate) fn parse_file(path: &Path, text: &str) -> FileEntries {
             &mut out.problems,
         );
         for trace in traces {
-            read_trace_table(trace, text, &origin_at, &mut out);
+            read_trace_table(trace, text, secrets, &origin_at, &mut out);
         }
     }
     out
@@ -158,6 +163,7 @@ fn line_of_origin(origin: Origin) -> usize {
 fn read_trace_table(
     trace: &DeTable<'_>,
     text: &str,
+    secrets: &[std::ops::Range<usize>],
     origin_at: &dyn Fn(usize) -> Origin,
     out: &mut FileEntries,
 ) {
@@ -192,7 +198,7 @@ fn read_trace_table(
                     Problem::new(ErrorKind::InvalidValue, message)
                         .key(k.name())
                         .at(origin)
-                        .snippet(text, span, Vec::new())
+                        .snippet(text, span, secrets.to_vec())
                         .help(format!("expected {}", k.expected())),
                 );
             }

@@ -111,6 +111,8 @@ impl SettingsLoader {
             })
             .collect();
 
+        let registry = self.registry.unwrap_or_default();
+
         // 1. Which file.
         let file = discover(
             self.config,
@@ -127,7 +129,7 @@ impl SettingsLoader {
         if let Some(path) = &file {
             match std::fs::read_to_string(path) {
                 Ok(text) => {
-                    let parsed = file::parse_file(path, &text);
+                    let parsed = file::parse_file(path, &text, &registry.secret_spans(&text));
                     problems.extend(parsed.problems);
                     file_entries = parsed.entries;
                 }
@@ -192,7 +194,7 @@ impl SettingsLoader {
                 vars: Arc::new(env),
                 ..Environment::default()
             },
-            registry: Arc::new(self.registry.unwrap_or_default()),
+            registry: Arc::new(registry),
             ..Settings::default()
         };
         for key in keys::ALL_KEYS {

@@ -123,9 +123,10 @@ impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
             .field("file", &self.file)
-            .field("sampler", &self.sampler)
-            .field("exporter", &self.exporter)
-            .field("propagator", &self.propagator)
+            // Spec strings may hold secrets (a connection string, OTLP headers): redacted.
+            .field("sampler", &self.registry.redact(&self.sampler.value))
+            .field("exporter", &self.registry.redact(&self.exporter.value))
+            .field("propagator", &self.registry.redact(&self.propagator.value))
             .field("exclude_paths", &self.exclude_paths)
             .field("exclude_hostnames", &self.exclude_hostnames)
             .field("service_name", &self.service_name)

@@ -61,6 +61,7 @@ pub struct TracingMiddleware {
     exclude: Option<HostExcludeList>,
     provider: Option<SdkTracerProvider>,
     resolved: Arc<OnceLock<Resolved>>,
+    fallback: Arc<OnceLock<Resolved>>,
 }
 
 impl fmt::Debug for TracingMiddleware {
@@ -87,6 +88,7 @@ impl TracingMiddleware {
     {
         self.propagator = Some(Arc::new(propagator));
         self.resolved = Arc::default();
+        self.fallback = Arc::default();
         self
     }
 
@@ -106,6 +108,7 @@ impl TracingMiddleware {
         })?;
         self.exclude = Some(list);
         self.resolved = Arc::default();
+        self.fallback = Arc::default();
         Ok(self)
     }
 
@@ -113,11 +116,21 @@ impl TracingMiddleware {
     pub fn with_tracer_provider(mut self, provider: SdkTracerProvider) -> Self {
         self.provider = Some(provider);
         self.resolved = Arc::default();
+        self.fallback = Arc::default();
         self
     }
 
     fn shared(&self) -> &Resolved {
-        self.resolved.get_or_init(|| self.resolve())
+        if let Some(r) = self.resolved.get() {
+            return r;
+        }
+        // Before anything is installed, resolve for now only: a call made before
+        // `init_from_settings()` must not leave the client on a no-op tracer for ever.
+        if self.provider.is_some() || crate::install::installed().is_some() {
+            self.resolved.get_or_init(|| self.resolve())
+        } else {
+            self.fallback.get_or_init(|| self.resolve())
+        }
     }
 
     fn resolve(&self) -> Resolved {

@@ -15,7 +15,7 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 use tokio::sync::mpsc;
 
-use crate::stats::{ExportCounters, count_late};
+use crate::stats::{ExportCounters, count_late, count_panic};
 
 // The span queue is std's bounded channel (lock-free when it has room, and a send never wakes
 // the export thread by itself); control messages use Tokio's.
@@ -128,13 +128,18 @@ impl<E: SpanExporter + 'static> Exports<E> {
             let counters = self.counters.clone();
             self.tasks.spawn(async move {
                 let n = chunk.len() as u64;
-                match exporter.export(chunk).await {
-                    Ok(()) => {
+                match CatchUnwind::new(exporter.export(chunk)).await {
+                    Ok(Ok(())) => {
                         counters.exported.fetch_add(n, Ordering::Relaxed);
                     }
-                    Err(err) => {
+                    Ok(Err(err)) => {
                         counters.failed.fetch_add(n, Ordering::Relaxed);
                         counters.set_last_error(err.to_string());
+                    }
+                    // Counted as exported (taken from the queue) and as dropped_panic.
+                    Err(payload) => {
+                        counters.exported.fetch_add(n, Ordering::Relaxed);
+                        count_panic(&counters, n, payload.as_ref());
                     }
                 }
             });
@@ -429,5 +434,32 @@ impl SpanProcessor for ThreadProcessor {
 
     fn set_resource(&mut self, resource: &Resource) {
         let _ = self.control.send(Control::Resource(resource.clone()));
+    }
+}
+
+/// A future whose panic comes back as `Err(payload)` (what `futures`' `catch_unwind` does):
+/// a panicking exporter must not take the export thread down with it. The inner future is
+/// boxed (one allocation per batch), which keeps this free of `unsafe` pin projection.
+pub(crate) struct CatchUnwind<F>(std::pin::Pin<Box<F>>);
+
+impl<F: std::future::Future> CatchUnwind<F> {
+    pub(crate) fn new(future: F) -> Self {
+        CatchUnwind(Box::pin(future))
+    }
+}
+
+impl<F: std::future::Future> std::future::Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Box<dyn std::any::Any + Send>>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Err(payload) => std::task::Poll::Ready(Err(payload)),
+        }
     }
 }

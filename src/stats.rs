@@ -20,6 +20,7 @@ pub struct ExportCounters {
     pub(crate) dropped_storage_full: AtomicU64,
     pub(crate) dropped_no_storage: AtomicU64,
     pub(crate) dropped_expired: AtomicU64,
+    pub(crate) dropped_panic: AtomicU64,
     pub(crate) last_error: Mutex<Option<String>>,
 }
 
@@ -60,6 +61,9 @@ pub struct ExportStats {
     pub dropped_no_storage: u64,
     /// Stored items deleted unsent after `storage_retention_period`.
     pub dropped_expired: u64,
+    /// Spans whose exporter panicked (the panic is caught, counted and logged once; the
+    /// export thread keeps running).
+    pub dropped_panic: u64,
 }
 
 impl ExportStats {
@@ -71,6 +75,7 @@ impl ExportStats {
             + self.dropped_storage_full
             + self.dropped_no_storage
             + self.dropped_expired
+            + self.dropped_panic
     }
 }
 
@@ -95,6 +100,7 @@ impl ExportCounters {
             dropped_storage_full: get(&self.dropped_storage_full),
             dropped_no_storage: get(&self.dropped_no_storage),
             dropped_expired: get(&self.dropped_expired),
+            dropped_panic: get(&self.dropped_panic),
         }
     }
 
@@ -129,6 +135,25 @@ pub(crate) fn count_late(n: u64) {
             target: "opencensus_settings",
             "spans ended after the Telemetry guard was dropped are not exported; keep the guard alive \
              for the life of the app (`let _telemetry = init_from_settings()?;`, not `let _ = ...`)"
+        );
+    }
+}
+
+static PANIC_WARNED: AtomicBool = AtomicBool::new(false);
+
+/// Counts `n` spans lost to an exporter's panic; logs the first panic of the process.
+pub(crate) fn count_panic(counters: &ExportCounters, n: u64, payload: &(dyn std::any::Any + Send)) {
+    counters.dropped_panic.fetch_add(n, Ordering::Relaxed);
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic with a non-string payload".to_string());
+    counters.set_last_error(format!("an exporter panicked: {message}"));
+    if !PANIC_WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            target: "opencensus_settings",
+            "an exporter panicked ({message}); its spans are counted as dropped_panic and exporting goes on"
         );
     }
 }

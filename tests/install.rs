@@ -293,3 +293,40 @@ fn guard_drops_cleanly_inside_tokio_runtimes() {
         assert_ok(&out);
     }
 }
+
+/// Issue 12 (defect 10): a layer that served a request before `init_from_settings()` used to
+/// keep the no-op global tracer for ever; it now picks up what is installed later.
+#[cfg(feature = "axum")]
+#[test]
+fn a_layer_used_before_init_records_once_installed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spans.json");
+    let name = "a_layer_used_before_init_records_once_installed";
+    if let Some(out) = child(name, &[("OCS_FILE", path.to_str().unwrap())]) {
+        assert_ok(&out);
+        let spans = read_lines(&path);
+        let names: Vec<&str> = spans.iter().filter_map(|s| s["name"].as_str()).collect();
+        assert_eq!(names, ["GET /after"], "{spans:?}");
+        return;
+    }
+    let path = std::path::PathBuf::from(std::env::var("OCS_FILE").unwrap());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use axum::routing::get;
+        let app = axum::Router::new()
+            .route("/before", get(|| async { "ok" }))
+            .route("/after", get(|| async { "ok" }))
+            .layer(opencensus_settings::OpencensusLayer::new());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let client = reqwest::Client::new();
+        let get = |p: &'static str| client.get(format!("http://{addr}{p}")).send();
+        assert_eq!(get("/before").await.unwrap().status(), 200);
+        let telemetry = init_with(file_settings(&path)).unwrap();
+        assert_eq!(get("/after").await.unwrap().status(), 200);
+        tokio::task::spawn_blocking(move || drop(telemetry))
+            .await
+            .unwrap();
+    });
+}

@@ -144,7 +144,12 @@ impl Overrides {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct LazyShared {
     overrides: Overrides,
+    /// Resolved against what is installed (or the layer's own provider): for good.
     cell: Arc<OnceLock<Shared>>,
+    /// Resolved while nothing is installed (the global tracer): used only until something
+    /// is, so a request that arrives before `init_from_settings()` does not leave the layer on
+    /// a no-op tracer for ever.
+    fallback: Arc<OnceLock<Shared>>,
 }
 
 impl LazyShared {
@@ -152,11 +157,19 @@ impl LazyShared {
         LazyShared {
             overrides,
             cell: Arc::new(OnceLock::new()),
+            fallback: Arc::new(OnceLock::new()),
         }
     }
 
     pub(crate) fn get(&self) -> &Shared {
-        self.cell.get_or_init(|| self.overrides.resolve())
+        if let Some(shared) = self.cell.get() {
+            return shared;
+        }
+        if self.overrides.provider.is_some() || crate::install::installed().is_some() {
+            self.cell.get_or_init(|| self.overrides.resolve())
+        } else {
+            self.fallback.get_or_init(|| self.overrides.resolve())
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use opentelemetry_sdk::trace::{SimpleSpanProcessor, SpanExporter, SpanProcessor};
 
 use crate::environment::Environment;
-use crate::export_thread::{Hooks, ThreadConfig, ThreadProcessor};
+use crate::export_thread::{CatchUnwind, Hooks, ThreadConfig, ThreadProcessor};
 use crate::report::ReportLine;
 use crate::stats::ExportCounters;
 
@@ -101,7 +101,13 @@ impl ExporterComponent {
         F: FnOnce(&BuildContext<'_>) -> Result<E, BoxError> + Send + 'static,
         E: SpanExporter + 'static,
     {
-        Self::processor(move |cx| Ok(SimpleSpanProcessor::new(build(cx)?)))
+        Self::processor(move |cx| {
+            let inner = build(cx)?;
+            Ok(SimpleSpanProcessor::new(Guarded {
+                inner,
+                counters: cx.export_counters(),
+            }))
+        })
     }
 
     /// An exporter fed in batches by our export thread (OpenCensus's `AsyncTransport`): a
@@ -127,5 +133,45 @@ impl ExporterComponent {
 
     pub(crate) fn build(self, cx: &BuildContext<'_>) -> Result<Box<dyn SpanProcessor>, BoxError> {
         (self.build)(cx)
+    }
+}
+
+/// An exporter whose panics are caught and counted (`dropped_panic`), for the exporters that
+/// run on the thread that ends the span (`SyncTransport`): a panicking exporter must never
+/// take a request down with it.
+#[derive(Debug)]
+struct Guarded<E> {
+    inner: E,
+    counters: Arc<ExportCounters>,
+}
+
+impl<E: SpanExporter> SpanExporter for Guarded<E> {
+    async fn export(
+        &self,
+        batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        let n = batch.len() as u64;
+        match CatchUnwind::new(self.inner.export(batch)).await {
+            Ok(result) => result,
+            Err(payload) => {
+                crate::stats::count_panic(&self.counters, n, payload.as_ref());
+                Ok(())
+            }
+        }
+    }
+
+    fn shutdown_with_timeout(
+        &self,
+        timeout: std::time::Duration,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.inner.set_resource(resource);
     }
 }

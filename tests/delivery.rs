@@ -477,3 +477,61 @@ async fn a_vanishingly_small_export_interval_still_exports() {
     assert_eq!(stats.dropped(), 0, "{stats:?}");
     assert_eq!(stats.delivered, 3, "{stats:?}");
 }
+
+/// SPEC 8: the default storage folder (in the temp dir) being unusable is not fatal: the app
+/// starts without storage and counts what it could not store; an explicit unusable
+/// `storage_path` is a settings error `check` reports.
+#[test]
+fn an_unusable_default_storage_folder_is_not_fatal() {
+    let name = "an_unusable_default_storage_folder_is_not_fatal";
+    if common::is_child(name) {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        return rt.block_on(async {
+            let ingest = Ingest::start().await;
+            ingest.set_mode(Mode::Status(503));
+            let telemetry = opencensus_settings::build(
+                Settings::default()
+                    .with_sampler("AlwaysOnSampler()")
+                    .with_exporter(format!(
+                        "AzureExporter(connection_string='{}', export_interval=3600, timeout=1)",
+                        ingest.connection_string()
+                    )),
+            )
+            .expect("an unusable default folder must not stop the app");
+            let tracer = telemetry.tracer_provider().unwrap().tracer("t");
+            for _ in 0..3 {
+                tracer.in_span("s", |_| {});
+            }
+            let stats = tokio::task::spawn_blocking(move || {
+                telemetry
+                    .with_shutdown_grace(Duration::from_secs(2))
+                    .shutdown()
+            })
+            .await
+            .unwrap();
+            assert_eq!(stats.dropped_no_storage, 3, "{stats:?}");
+            assert_eq!(stats.stored, 0, "{stats:?}");
+        });
+    }
+    // /proc: not even root can create a folder there.
+    let out = common::run_child(name, [("TMPDIR", "/proc")]);
+    common::assert_ok(&out);
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let outcome = opencensus_settings::check(
+        Settings::loader()
+            .env([(
+                "OPENCENSUS__TRACE__EXPORTER",
+                format!(
+                    "AzureExporter(connection_string='InstrumentationKey=00000000-0000-0000-0000-000000000000', storage_path='{}')",
+                    file.display()
+                ),
+            )])
+            .current_dir("/nonexistent")
+            .executable_dir(None),
+    );
+    assert!(!outcome.is_ok());
+    assert!(outcome.to_string().contains("storage_path"), "{outcome}");
+}

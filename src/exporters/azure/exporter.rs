@@ -182,11 +182,25 @@ pub(crate) fn build(
         );
     }
     let storage = if config.enable_local_storage {
-        Some(Storage::open(
-            &storage_dir(&config),
+        let dir = storage_dir(&config);
+        match Storage::open(
+            &dir,
             config.storage_max_size,
             config.storage_retention_period,
-        )?)
+        ) {
+            Ok(storage) => Some(storage),
+            // An explicit storage_path that cannot be used is the user's error.
+            Err(e) if config.storage_path.is_some() => return Err(e.into()),
+            // The default folder (in the temp dir) is ours to choose: never a reason for the
+            // app not to start. Without storage, what cannot be sent is counted.
+            Err(e) => {
+                tracing::warn!(
+                    target: "opencensus_settings",
+                    "AzureExporter runs without local storage: {e}; telemetry that cannot be sent is counted as dropped_no_storage (give storage_path= to choose a folder)"
+                );
+                None
+            }
+        }
     } else {
         None
     };

@@ -205,6 +205,29 @@ fn configure(args: &Args<'_>) -> Result<AzureConfig, ArgError> {
     {
         return Err(args.invalid("storage_path", "a directory path", v));
     }
+    // SPEC 8: an explicit folder that cannot be used is a settings error, seen by `check` (it
+    // only looks; nothing is created).
+    if enable_local_storage && let (Some(p), Some(v)) = (&storage_path, args.get("storage_path")) {
+        let path = std::path::Path::new(p);
+        let problem = match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => Some("a directory that is not a symbolic link"),
+            Ok(m) if !m.is_dir() => Some("a directory (this path is a file)"),
+            Ok(_) => None,
+            Err(_) => {
+                let parent = path
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(std::path::Path::new("."));
+                match std::fs::metadata(parent) {
+                    Ok(m) if m.is_dir() => None,
+                    _ => Some("a directory whose parent exists (it is created, owner-only)"),
+                }
+            }
+        };
+        if let Some(expected) = problem {
+            return Err(args.invalid("storage_path", expected, v));
+        }
+    }
     let storage_max_size = args.u64_in("storage_max_size", 50 * 1024 * 1024, 0..=u64::MAX >> 1)?;
     let storage_retention_period = Duration::from_secs(args.u64_in(
         "storage_retention_period",

@@ -13,6 +13,25 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 const BLOB: &str = "blob";
 const LEASE: &str = "lease";
 const TMP: &str = "tmp";
+/// Files set aside as corrupt (kept for a person to look at, never sent).
+const CORRUPT: &str = "corrupt";
+/// A temp file older than this was left by a crash (a live write takes milliseconds).
+const STALE_TMP: Duration = Duration::from_secs(600);
+/// How often the folder's size is re-counted from the disk.
+const RESCAN_EVERY: Duration = Duration::from_secs(1);
+
+/// Whether `body` is a whole stored batch: gzip of a JSON array.
+fn is_whole(body: &[u8]) -> bool {
+    use std::io::Read;
+    if !body.starts_with(&[0x1f, 0x8b]) {
+        return false;
+    }
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(body)
+        .read_to_end(&mut raw)
+        .is_ok()
+        && serde_json::from_slice::<Vec<serde_json::Value>>(&raw).is_ok()
+}
 
 /// A lease older than this was abandoned (its process died): the file is sent again.
 const LEASE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -22,8 +41,13 @@ pub(crate) struct Storage {
     max_size: u64,
     retention: Duration,
     seq: AtomicU64,
-    /// Bytes in the directory (blobs and leases), kept up to date by this process.
+    /// Bytes in the directory (blobs and leases), as last counted.
     size: Mutex<u64>,
+    /// When the folder's size was last counted.
+    scanned: Mutex<Option<std::time::Instant>>,
+    /// Items of stored files found corrupt, truncated or foreign (skipped, never sent), not yet
+    /// reported to the counters.
+    corrupt: AtomicU64,
 }
 
 impl std::fmt::Debug for Storage {
@@ -49,13 +73,27 @@ fn now_nanos() -> u128 {
         .unwrap_or(0)
 }
 
+/// Creates `path` new: never through a symlink, never over an existing file (`O_EXCL`), so a
+/// planted link in a shared folder cannot make us write anywhere else.
+fn create_new(path: &Path) -> std::io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
 /// The uid this process creates files as (read from a file it creates), without `unsafe`.
 #[cfg(unix)]
 fn own_uid(dir: &Path) -> std::io::Result<u32> {
     use std::os::unix::fs::MetadataExt;
-    let probe = dir.join(format!(".uid-probe-{}", std::process::id()));
-    fs::write(&probe, b"")?;
-    let uid = fs::metadata(&probe)?.uid();
+    let probe = dir.join(format!(".uid-probe-{}-{}", std::process::id(), now_nanos()));
+    let file = create_new(&probe)?;
+    let uid = file.metadata()?.uid();
+    drop(file);
     let _ = fs::remove_file(&probe);
     Ok(uid)
 }
@@ -129,6 +167,8 @@ impl Storage {
             retention,
             seq: AtomicU64::new(0),
             size: Mutex::new(0),
+            corrupt: AtomicU64::new(0),
+            scanned: Mutex::new(None),
         };
         storage.rescan();
         Ok(storage)
@@ -147,30 +187,58 @@ impl Storage {
         out
     }
 
-    /// Recomputes the size; removes stale temp files (a crash mid-write).
-    pub(crate) fn rescan(&self) {
+    /// Recomputes the size from what the folder holds (other processes' files included);
+    /// removes this process's temp files, and any temp file older than ten minutes (a crash
+    /// mid-write), but never another live process's.
+    pub(crate) fn rescan(&self) -> u64 {
         let mut total = 0;
+        let own = format!("-{}-", std::process::id());
+        let now = SystemTime::now();
         for path in self.files(TMP) {
-            let _ = fs::remove_file(path);
+            let mine = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.contains(&own));
+            let stale = fs::symlink_metadata(&path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+                .is_some_and(|age| age > STALE_TMP);
+            if mine || stale {
+                let _ = fs::remove_file(path);
+            }
         }
         for ext in [BLOB, LEASE] {
             for path in self.files(ext) {
-                total += fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                total += fs::symlink_metadata(&path).map(|m| m.len()).unwrap_or(0);
             }
         }
-        if let Ok(mut size) = self.size.lock() {
-            *size = total;
-        }
+        *self
+            .size
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = total;
+        total
     }
 
-    /// Stores a gzip JSON array of `count` items. `false` when the size limit refuses it.
+    /// Stores a gzip JSON array of `count` items. `false` when the size limit refuses it (the
+    /// limit is judged from what the folder holds, whichever process wrote it).
     pub(crate) fn put(&self, body: &[u8], count: u64) -> Result<bool, std::io::Error> {
         let len = body.len() as u64;
         {
+            // What the folder holds, re-counted at most once a second (other processes write
+            // there too), plus what this process wrote since.
+            let mut scanned = self
+                .scanned
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if scanned.is_none_or(|t| t.elapsed() >= RESCAN_EVERY) {
+                self.rescan_size();
+                *scanned = Some(std::time::Instant::now());
+            }
             let mut size = self
                 .size
                 .lock()
-                .map_err(|_| std::io::Error::other("lock"))?;
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if *size + len > self.max_size {
                 return Ok(false);
             }
@@ -184,19 +252,41 @@ impl Storage {
         );
         let tmp = self.dir.join(format!("{name}.{TMP}"));
         let result = (|| {
-            let mut file = fs::File::create(&tmp)?;
+            let mut file = create_new(&tmp)?;
             file.write_all(body)?;
             file.sync_all()?;
             fs::rename(&tmp, self.dir.join(format!("{name}.{BLOB}")))
         })();
         if let Err(e) = result {
             let _ = fs::remove_file(&tmp);
-            if let Ok(mut size) = self.size.lock() {
-                *size = size.saturating_sub(len);
-            }
+            let mut size = self
+                .size
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            *size = size.saturating_sub(len);
             return Err(e);
         }
         Ok(true)
+    }
+
+    /// What the folder holds now (blobs and leases, every process's).
+    fn rescan_size(&self) -> u64 {
+        let mut total = 0;
+        for ext in [BLOB, LEASE] {
+            for path in self.files(ext) {
+                total += fs::symlink_metadata(&path).map(|m| m.len()).unwrap_or(0);
+            }
+        }
+        *self
+            .size
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = total;
+        total
+    }
+
+    /// Items of corrupt stored files found since the last call (for the counters).
+    pub(crate) fn take_corrupt(&self) -> u64 {
+        self.corrupt.swap(0, Ordering::Relaxed)
     }
 
     /// Deletes files past the retention period; returns how many items they held.
@@ -243,8 +333,17 @@ impl Storage {
             if let Ok(file) = fs::OpenOptions::new().write(true).open(&lease) {
                 let _ = file.set_modified(SystemTime::now());
             }
-            let Ok(body) = fs::read(&lease) else { continue };
-            let count = parse_name(&lease).map_or(0, |(_, c)| c);
+            // Never through a link; a regular file only.
+            let regular = fs::symlink_metadata(&lease).is_ok_and(|m| m.file_type().is_file());
+            let body = if regular { fs::read(&lease).ok() } else { None };
+            let named = parse_name(&lease);
+            let Some(((_, count), body)) = named.zip(body).filter(|(_, b)| is_whole(b)) else {
+                // Corrupt, truncated or foreign: set aside (never sent, never a panic), counted.
+                self.corrupt
+                    .fetch_add(named.map_or(0, |(_, c)| c), Ordering::Relaxed);
+                let _ = fs::rename(&lease, lease.with_extension(CORRUPT));
+                continue;
+            };
             let len = body.len() as u64;
             return Some(Lease {
                 path: lease,
@@ -268,5 +367,102 @@ impl Storage {
     /// The lease could not be sent now: give it back.
     pub(crate) fn release(&self, lease: Lease) {
         let _ = fs::rename(&lease.path, lease.path.with_extension(BLOB));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+
+    fn gz(items: usize) -> Vec<u8> {
+        let json = serde_json::to_vec(&vec![serde_json::json!({"a": 1}); items]).unwrap();
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&json).unwrap();
+        enc.finish().unwrap()
+    }
+
+    fn open(dir: &Path, max: u64) -> Storage {
+        Storage::open(&dir.join("s"), max, Duration::from_secs(3600)).unwrap()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn nothing_is_created_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"precious").unwrap();
+        let link = dir.path().join("link.tmp");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        assert!(create_new(&link).is_err());
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    }
+
+    #[test]
+    fn only_own_or_stale_temp_files_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path(), 1 << 20);
+        let other = s.dir.join("00000000000000000001-1-999999-0.tmp");
+        let mine = s.dir.join(format!(
+            "00000000000000000001-1-{}-0.tmp",
+            std::process::id()
+        ));
+        let stale = s.dir.join("00000000000000000001-1-999998-0.tmp");
+        for p in [&other, &mine, &stale] {
+            std::fs::write(p, b"x").unwrap();
+        }
+        std::fs::File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(SystemTime::now() - Duration::from_secs(700))
+            .unwrap();
+        s.rescan();
+        assert!(
+            other.exists(),
+            "another live process's write in progress is kept"
+        );
+        assert!(!mine.exists());
+        assert!(!stale.exists());
+    }
+
+    #[test]
+    fn the_size_limit_counts_every_process_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = gz(10);
+        let s = open(dir.path(), 3 * body.len() as u64);
+        // Another process's file, written behind this one's back.
+        std::fs::write(s.dir.join("00000000000000000001-10-999999-0.blob"), &body).unwrap();
+        std::fs::write(s.dir.join("00000000000000000002-10-999999-1.blob"), &body).unwrap();
+        assert!(s.put(&body, 10).unwrap());
+        assert!(!s.put(&body, 10).unwrap(), "the folder is full");
+    }
+
+    #[test]
+    fn corrupt_truncated_or_foreign_files_are_set_aside_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path(), 1 << 20);
+        let whole = gz(3);
+        std::fs::write(
+            s.dir.join("00000000000000000001-5-999999-0.blob"),
+            b"garbage",
+        )
+        .unwrap();
+        std::fs::write(
+            s.dir.join("00000000000000000002-4-999999-1.blob"),
+            &whole[..whole.len() / 2],
+        )
+        .unwrap();
+        std::fs::write(s.dir.join("notours.blob"), &whole).unwrap();
+        assert!(s.put(&whole, 3).unwrap());
+        let lease = s.take().expect("the whole file");
+        assert_eq!(lease.count, 3);
+        assert_eq!(s.take_corrupt(), 5 + 4);
+        s.done(lease);
+        assert!(s.take().is_none());
+        assert_eq!(s.files(CORRUPT).len(), 3);
     }
 }

@@ -558,7 +558,14 @@ impl<T: Transport> Delivery<T> {
     async fn drain_once(&self, storage: &Storage) -> bool {
         let mut sent = false;
         while !self.in_outage() && !self.past_deadline() {
-            let Some(lease) = storage.take() else { break };
+            let lease = storage.take();
+            let corrupt = storage.take_corrupt();
+            if corrupt > 0 {
+                self.add(&self.counters.dropped_invalid, corrupt);
+                self.counters
+                    .set_last_error("local storage held a corrupt file; it was set aside".into());
+            }
+            let Some(lease) = lease else { break };
             let count = lease.count;
             let body = Bytes::from(lease.body.clone());
             match self.attempt(body, count).await {

@@ -535,3 +535,74 @@ fn an_unusable_default_storage_folder_is_not_fatal() {
     assert!(!outcome.is_ok());
     assert!(outcome.to_string().contains("storage_path"), "{outcome}");
 }
+
+/// Issue 12 (defect 8): storage is for outages, not bursts. With a healthy service a burst of
+/// 8,300 spans in batches of 100 used to send 7,125 of them through the disk (gzip + fsync).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_with_a_healthy_service_does_not_go_through_the_disk() {
+    const SPANS: usize = 8_300;
+    let ingest = Ingest::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let telemetry = Arc::new(
+        opencensus_settings::build(Settings::default().with_sampler("AlwaysOnSampler()").with_exporter(format!(
+            "AzureExporter(connection_string='{}', export_interval=3600, timeout=10, storage_path='{}', max_batch_size=100)",
+            ingest.connection_string(),
+            dir.path().display()
+        )))
+        .unwrap(),
+    );
+    let plain = telemetry.clone();
+    std::thread::spawn(move || {
+        let tracer = plain.tracer_provider().unwrap().tracer("burst");
+        for _ in 0..SPANS {
+            tracer.in_span("burst", |_| {});
+        }
+        plain.force_flush().unwrap();
+    })
+    .join()
+    .unwrap();
+    until("every span delivered", 60, || {
+        let s = telemetry.export_stats();
+        s.delivered + s.stored - s.resent + s.dropped() >= SPANS as u64 && s.stored == s.resent
+    })
+    .await;
+    let stats = telemetry.export_stats();
+    assert_eq!(stats.dropped(), 0, "{stats:?}");
+    // Before: 7,125 stored. A healthy service's burst waits for a connection instead.
+    assert!(stats.stored < 1_000, "{stats:?}");
+}
+
+/// SPEC 8: the grace period bounds shutdown, sends in flight included: with a hung endpoint
+/// nothing ends "in flight"; what was not acknowledged is stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_with_a_hung_endpoint_stores_what_is_in_flight() {
+    let ingest = Ingest::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    ingest.set_mode(Mode::Stall(Duration::from_secs(30)));
+    let telemetry = opencensus_settings::build(Settings::default().with_sampler("AlwaysOnSampler()").with_exporter(format!(
+        "AzureExporter(connection_string='{}', export_interval=3600, timeout=30, storage_path='{}', max_batch_size=5)",
+        ingest.connection_string(),
+        dir.path().display()
+    )))
+    .unwrap();
+    let tracer = telemetry.tracer_provider().unwrap().tracer("t");
+    for _ in 0..5 {
+        tracer.in_span("s", |_| {});
+    }
+    until("the send to hang", 20, || ingest.received() > 0).await;
+    let started = Instant::now();
+    let stats = tokio::task::spawn_blocking(move || {
+        telemetry
+            .with_shutdown_grace(Duration::from_secs(2))
+            .shutdown()
+    })
+    .await
+    .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(stats.in_flight, 0, "{stats:?}");
+    assert_eq!(stats.stored, 5, "{stats:?}");
+}

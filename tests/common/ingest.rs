@@ -98,6 +98,12 @@ impl Ingest {
     }
 
     /// When each track call arrived.
+    /// Track calls received so far (answered or not: a stalled call counts as soon as its
+    /// body arrived).
+    pub fn received(&self) -> usize {
+        self.state.lock().unwrap().call_times.len()
+    }
+
     pub fn call_times(&self) -> Vec<Instant> {
         self.state.lock().unwrap().call_times.clone()
     }

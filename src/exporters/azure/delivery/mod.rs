@@ -9,9 +9,11 @@
 //!   trying the network. A drain task resends stored batches oldest first once the outage is
 //!   over, and at start-up (a previous process's telemetry).
 //! - 307/308 are followed (5 hops at most) and the new endpoint kept; 413 splits the batch.
-//! - With every connection busy, a batch waits up to a second for one; with `MAX_WAITING`
-//!   batches already waiting, it goes straight to storage, so a slow service never holds up the
-//!   export thread. Stored batches are gzip, written on a blocking thread.
+//! - With every connection busy, a batch waits up to a second for one; when the service is
+//!   slow (its last answer took over 250 ms) and `MAX_WAITING` batches already wait, it goes
+//!   straight to storage, so a slow service never holds up the export thread, while a healthy
+//!   service's burst never touches the disk. Stored batches are gzip, written on a blocking
+//!   thread.
 //! - At shutdown, sends stop at the grace deadline (sends in flight too) and the rest goes to
 //!   storage.
 
@@ -43,6 +45,10 @@ const BUSY_WAIT: Duration = Duration::from_secs(1);
 /// Batches waiting for a connection at most: with this many waiting, the next one goes
 /// straight to storage (so a slow service never holds up the export thread).
 const MAX_WAITING: usize = 2 * MAX_IN_FLIGHT;
+/// A service whose last track call took longer than this is slow: with `MAX_WAITING` batches
+/// already waiting for a connection, the next one goes to storage. A healthy service's burst
+/// waits for a connection instead (storage is for outages, not bursts).
+const SLOW_SEND: Duration = Duration::from_millis(250);
 /// Redirects followed for one call at most.
 const MAX_REDIRECTS: usize = 5;
 
@@ -89,6 +95,8 @@ pub(crate) struct Delivery<T: Transport = Http> {
     redirected: AtomicBool,
     /// Logged once per outage: the key or credential was refused.
     auth_refused: AtomicBool,
+    /// How long the last answered track call took, in microseconds.
+    last_send_micros: AtomicU64,
 }
 
 impl<T: Transport> std::fmt::Debug for Delivery<T> {
@@ -157,6 +165,7 @@ impl<T: Transport> Delivery<T> {
             shutdown,
             redirected: AtomicBool::new(false),
             auth_refused: AtomicBool::new(false),
+            last_send_micros: AtomicU64::new(0),
         })
     }
 
@@ -284,12 +293,15 @@ impl<T: Transport> Delivery<T> {
         let c = &self.counters;
         let mut url = lock(&self.track_url).clone();
         for hop in 0..=MAX_REDIRECTS {
+            let sent = Instant::now();
             let answer = tokio::select! {
                 biased;
                 r = self.transport.post(&url, body.clone()) => r,
                 // Shutdown bounds sends in flight too: what is not acknowledged is stored.
                 () = self.until_deadline() => return Attempt::Outage { body, after: None },
             };
+            let took = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
+            self.last_send_micros.store(took, Ordering::Relaxed);
             let answer = match answer {
                 Ok(a) => a,
                 Err(e) => {
@@ -447,7 +459,9 @@ impl<T: Transport> Delivery<T> {
                     // Every connection is busy: wait for one a little (a healthy service frees
                     // them in milliseconds); if ingestion is that slow, spill to storage.
                     Err(_) if self.storage.is_some() => {
-                        if self.waiting.fetch_add(1, Ordering::Relaxed) >= MAX_WAITING {
+                        let slow = self.last_send_micros.load(Ordering::Relaxed)
+                            > u64::try_from(SLOW_SEND.as_micros()).unwrap_or(u64::MAX);
+                        if self.waiting.fetch_add(1, Ordering::Relaxed) >= MAX_WAITING && slow {
                             self.waiting.fetch_sub(1, Ordering::Relaxed);
                             None
                         } else {

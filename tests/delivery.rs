@@ -80,6 +80,12 @@ async fn fault_case_with(fault: Mode, extra: &str) -> (Ingest, ExportStats, usiz
     let all = ingest
         .wait_for("every request", |_| ingest.request_ids().len() >= N)
         .await;
+    // The service records the envelopes before its answer reaches us: wait for the counts.
+    until("every item counted", 20, || {
+        let s = telemetry.export_stats();
+        s.delivered + s.dropped() >= N as u64 && s.stored <= s.resent + s.dropped()
+    })
+    .await;
     let duplicates: usize = ingest.request_ids().values().map(|n| n - 1).sum();
     eprintln!(
         "{fault:?}: {} envelopes, {duplicates} duplicates, {:?}",
@@ -473,6 +479,11 @@ async fn a_vanishingly_small_export_interval_still_exports() {
     ingest
         .wait_for("3 requests", |_| ingest.request_ids().len() >= 3)
         .await;
+    // The service records the envelopes before its answer reaches us: wait for the count.
+    until("3 delivered", 20, || {
+        telemetry.export_stats().delivered >= 3
+    })
+    .await;
     let stats = telemetry.export_stats();
     assert_eq!(stats.dropped(), 0, "{stats:?}");
     assert_eq!(stats.delivered, 3, "{stats:?}");

@@ -562,3 +562,37 @@ fn spec7(span: &mut SpanData) {
     span.attributes
         .push(KeyValue::new("ai.operation.name", span.name.to_string()));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Arbitrary attribute values and event names of any length and script: the writer never
+    /// panics, writes valid JSON, and one envelope per span and event.
+    #[test]
+    fn arbitrary_values_always_make_valid_envelopes(
+        values in prop::collection::vec((0..KEYS.len(), prop_oneof![
+            "\\PC{0,50}".prop_map(Value::from),
+            any::<String>().prop_map(Value::from),
+            (0usize..40_000).prop_map(|n| Value::from("€".repeat(n / 3) + &"x".repeat(n % 3))),
+            any::<f64>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+        ]), 0..12),
+        name in any::<String>(),
+        kind in kind(),
+        events in prop::collection::vec((any::<String>(), any::<String>()), 0..3),
+    ) {
+        let attributes: Vec<KeyValue> = values.into_iter().map(|(k, v)| KeyValue::new(KEYS[k], v)).collect();
+        let mut s = span(kind, &name, attributes, Status::error(name.clone()), 1, 1, 1);
+        for (event, message) in events {
+            s.events.events.push(opentelemetry::trace::Event::new(
+                event,
+                SystemTime::now(),
+                vec![KeyValue::new("exception.message", message)],
+                0,
+            ));
+        }
+        let n = 1 + s.events.len();
+        let ours = our_envelopes(&[s], &server_resource(), 1.0);
+        prop_assert_eq!(ours.len(), n);
+    }
+}

@@ -22,6 +22,9 @@ def parse_args():
     p.add_argument("--duration", type=int, default=10)
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--modes", default="traced,sampled_out,excluded,peer,outage")
+    p.add_argument("--outage", type=int, default=0,
+                   help="the soak instead: full load with ingestion down this many seconds, the "
+                        "server SIGKILLed halfway and restarted, then recovery; exactly-once check")
     a = p.parse_args()
     if a.smoke:
         a.rounds, a.duration, a.modes = 1, 2, "traced"
@@ -106,8 +109,85 @@ def run(args, mode, sink_port):
     }
 
 
+def sink_get(port, path):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as r:
+        return int(r.read().decode() or 0)
+
+
+def soak(args):
+    """Ingestion down for --outage seconds under full load; the server is SIGKILLed halfway
+    through the outage and a new one started on the same storage; then ingestion recovers (load
+    still on) and the second server stops gracefully. Every request served must arrive once."""
+    sink = subprocess.Popen(["taskset", "-c", "1", args.bin, "sink", "--track-ids"],
+                            stdout=subprocess.PIPE)
+    try:
+        sink_port = int(read_line_with(sink, "SINK_PORT="))
+        sink_url = f"http://127.0.0.1:{sink_port}"
+        sink_get(sink_port, "/fail")
+        half = max(args.outage // 2, 1)
+        recovery = max(args.outage // 3, 10)
+        with tempfile.TemporaryDirectory() as storage:
+            def start():
+                proc = subprocess.Popen(
+                    ["taskset", "-c", "0", args.bin, "server", "--mode", "traced", "--sink",
+                     sink_url, "--storage", storage],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                return proc, int(read_line_with(proc, "PORT="))
+
+            def files():
+                return sum(1 for _, _, fs in os.walk(storage) for f in fs if f.endswith(".blob"))
+
+            def waiting_items():
+                # `<nanos>-<count>-<pid>-<seq>.blob|lease`: what storage still holds.
+                return sum(int(f.split("-")[1]) for _, _, fs in os.walk(storage) for f in fs
+                           if f.endswith((".blob", ".lease")))
+
+            a, port = start()
+            _, served_a, _, _ = wrk(port, "/", half, args.connections)
+            rss_a = peak_rss_mib(a.pid)
+            a.kill()  # SIGKILL, in the middle of the outage
+            a.wait()
+            files_at_kill = files()
+            b, port = start()
+            _, served_b, _, _ = wrk(port, "/", half, args.connections)
+            files_at_end = files()
+            sink_get(sink_port, "/ok")
+            _, served_c, _, _ = wrk(port, "/", recovery, args.connections)
+            recovered_at = time.time()
+            # Load off; the server keeps running until it has resent what storage holds (its
+            # backoff may wait up to 60 s before the first resend), 300 s at most.
+            while waiting_items() > 0 and time.time() - recovered_at < 300:
+                time.sleep(1)
+            drained_in = time.time() - recovered_at
+            rss_b = peak_rss_mib(b.pid)
+            b.stdin.close()
+            read_line_with(b, "SERVED ")
+            stats = b.stderr.read().decode().strip()
+            b.wait(timeout=120)
+            left = files()
+            left_items = waiting_items()
+        served = served_a + served_b + served_c
+        unique = sink_get(sink_port, "/unique")
+        dups = sink_get(sink_port, "/dups")
+        print()
+        print(f"soak: ingestion down {2 * half} s under load ({args.connections} connections), "
+              f"server SIGKILLed after {half} s and restarted, then {recovery} s of recovery")
+        print()
+        print("| served | delivered (unique) | duplicates | still stored | lost | stored files at kill / end of outage / after | storage drained in | peak RSS first / second server |")
+        print("|---|---|---|---|---|---|---|---|")
+        print(f"| {served} | {unique} | {dups} | {left_items} | {served - unique - left_items} | "
+              f"{files_at_kill} / {files_at_end} / {left} | {drained_in:.0f} s after recovery | "
+              f"{rss_a:.1f} / {rss_b:.1f} MiB |")
+        print()
+        print(f"second server's counters: {stats}")
+    finally:
+        sink.kill()
+
+
 def main():
     args = parse_args()
+    if args.outage:
+        return soak(args)
     modes = [m for m in args.modes.split(",") if m]
     sink = subprocess.Popen(["taskset", "-c", "1", args.bin, "sink"], stdout=subprocess.PIPE)
     try:

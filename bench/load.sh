@@ -5,6 +5,7 @@
 #   bench/load.sh                      # full run (3 rounds x 10 s per mode, with the peer)
 #   bench/load.sh --rounds 5 --duration 20
 #   bench/load.sh --smoke              # dev build, short, no peer: asserts delivery, not speed
+#   bench/load.sh --outage 60          # the soak: ingestion down 60 s, a SIGKILL, exactly-once check
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -44,21 +44,35 @@ fn sink() -> Result<(), Box<dyn std::error::Error>> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         println!("SINK_PORT={}", listener.local_addr()?.port());
         std::io::stdout().flush()?;
-        let count = Arc::new(AtomicU64::new(0));
+        let state = Arc::new(Sink {
+            track: std::env::args().any(|a| a == "--track-ids"),
+            ..Sink::default()
+        });
         loop {
             let (stream, _) = listener.accept().await?;
-            let count = count.clone();
+            let state = state.clone();
             tokio::spawn(async move {
-                let _ = sink_connection(stream, count).await;
+                let _ = sink_connection(stream, state).await;
             });
         }
     })
 }
 
-async fn sink_connection(
-    stream: tokio::net::TcpStream,
-    count: Arc<AtomicU64>,
-) -> std::io::Result<()> {
+/// What the sink counts. `GET /count` (envelopes accepted), `/unique` and `/dups` (request
+/// envelopes by id: the soak's exactly-once check), `/fail` and `/ok` (answer track calls with
+/// 503, an outage, or normally).
+/// Ids are tracked only with `--track-ids` (parsing every envelope costs the sink's core, which
+/// wrk shares in the speed runs).
+#[derive(Default)]
+struct Sink {
+    track: bool,
+    count: AtomicU64,
+    fail: std::sync::atomic::AtomicBool,
+    ids: std::sync::Mutex<std::collections::HashSet<String>>,
+    dups: AtomicU64,
+}
+
+async fn sink_connection(stream: tokio::net::TcpStream, state: Arc<Sink>) -> std::io::Result<()> {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
     let mut reader = BufReader::new(stream);
     loop {
@@ -66,7 +80,7 @@ async fn sink_connection(
         if reader.read_line(&mut line).await? == 0 {
             return Ok(());
         }
-        let get_count = line.starts_with("GET /count");
+        let control = line.starts_with("GET /");
         let mut length = 0usize;
         let mut gzip = false;
         loop {
@@ -89,8 +103,22 @@ async fn sink_connection(
         }
         let mut body = vec![0u8; length];
         reader.read_exact(&mut body).await?;
-        let answer = if get_count {
-            count.load(Ordering::Relaxed).to_string()
+        let mut status = "200 OK";
+        let answer = if control {
+            let path = line.split_whitespace().nth(1).unwrap_or_default();
+            match path {
+                "/fail" => state.fail.store(true, Ordering::SeqCst),
+                "/ok" => state.fail.store(false, Ordering::SeqCst),
+                _ => {}
+            }
+            match path {
+                "/unique" => state.ids.lock().map(|i| i.len()).unwrap_or(0).to_string(),
+                "/dups" => state.dups.load(Ordering::Relaxed).to_string(),
+                _ => state.count.load(Ordering::Relaxed).to_string(),
+            }
+        } else if state.fail.load(Ordering::SeqCst) {
+            status = "503 Service Unavailable";
+            String::new()
         } else {
             let mut raw = Vec::new();
             if gzip {
@@ -98,17 +126,37 @@ async fn sink_connection(
             } else {
                 raw = body;
             }
-            let n = serde_json::from_slice::<Vec<serde::de::IgnoredAny>>(&raw)
-                .map(|v| v.len())
-                .unwrap_or(0);
-            count.fetch_add(n as u64, Ordering::Relaxed);
+            let n = if state.track {
+                let items: Vec<serde_json::Value> =
+                    serde_json::from_slice(&raw).unwrap_or_default();
+                track(&state, &items);
+                items.len()
+            } else {
+                serde_json::from_slice::<Vec<serde::de::IgnoredAny>>(&raw)
+                    .map(|v| v.len())
+                    .unwrap_or(0)
+            };
+            state.count.fetch_add(n as u64, Ordering::Relaxed);
             format!("{{\"itemsReceived\":{n},\"itemsAccepted\":{n},\"errors\":[]}}")
         };
         let response = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
             answer.len()
         );
         reader.get_mut().write_all(response.as_bytes()).await?;
+    }
+}
+
+/// Records request envelopes by id; counts ids seen before.
+fn track(state: &Sink, items: &[serde_json::Value]) {
+    if let Ok(mut ids) = state.ids.lock() {
+        for item in items {
+            if let Some(id) = item["data"]["baseData"]["id"].as_str()
+                && !ids.insert(id.to_string())
+            {
+                state.dups.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 }
 

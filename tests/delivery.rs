@@ -28,6 +28,32 @@ fn settings(ingest: &Ingest, storage: &std::path::Path, extra: &str) -> Settings
         ))
 }
 
+/// An exporter whose interval never ticks during a test: batches go out when full or flushed,
+/// whatever the timing.
+fn untimed(ingest: &Ingest, storage: &std::path::Path, extra: &str) -> Settings {
+    Settings::default()
+        .with_sampler("AlwaysOnSampler()")
+        .with_exporter(format!(
+            "AzureExporter(connection_string='{}', export_interval=3600, storage_path='{}'{extra})",
+            ingest.connection_string(),
+            storage.display()
+        ))
+}
+
+/// Ends `n` spans on a plain thread (which may wait for room in the queue; an async worker
+/// never does).
+fn spans_on_a_plain_thread(telemetry: &Arc<Telemetry>, n: usize) {
+    let plain = telemetry.clone();
+    std::thread::spawn(move || {
+        let tracer = plain.tracer_provider().unwrap().tracer("t");
+        for _ in 0..n {
+            tracer.in_span("s", |_| {});
+        }
+    })
+    .join()
+    .unwrap();
+}
+
 async fn app(telemetry: &Telemetry) -> SocketAddr {
     let provider = telemetry.tracer_provider().unwrap().clone();
     let app = Router::new()
@@ -165,11 +191,11 @@ async fn partial_206_with_invalid_items_counts_them() {
     // out when it is full (5 spans), and the fault rejects its item 1.
     let ingest = Ingest::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let telemetry = opencensus_settings::build(Settings::default().with_sampler("AlwaysOnSampler()").with_exporter(format!(
-        "AzureExporter(connection_string='{}', export_interval=3600, timeout=1, storage_path='{}', max_batch_size=5)",
-        ingest.connection_string(),
-        dir.path().display()
-    )))
+    let telemetry = opencensus_settings::build(untimed(
+        &ingest,
+        dir.path(),
+        ", timeout=1, max_batch_size=5",
+    ))
     .unwrap();
     let addr = app(&telemetry).await;
     ingest.set_mode(Mode::Partial(vec![1], 400));
@@ -302,15 +328,7 @@ async fn queue_pressure_never_waits_on_a_runtime_thread_and_every_span_is_accoun
     eprintln!("async burst of {SPANS} spans in {:?}", started.elapsed());
     assert_eq!(telemetry.export_stats().waited_queue_full, 0);
     // A plain thread may wait a little for room.
-    let plain = telemetry.clone();
-    std::thread::spawn(move || {
-        let tracer = plain.tracer_provider().unwrap().tracer("burst");
-        for _ in 0..SPANS {
-            tracer.in_span("burst", |_| {});
-        }
-    })
-    .join()
-    .unwrap();
+    spans_on_a_plain_thread(&telemetry, SPANS);
     ingest.set_mode(Mode::Accept);
     let flush = telemetry.clone();
     tokio::task::spawn_blocking(move || flush.force_flush())
@@ -555,23 +573,14 @@ async fn a_burst_with_a_healthy_service_does_not_go_through_the_disk() {
     let ingest = Ingest::start().await;
     let dir = tempfile::tempdir().unwrap();
     let telemetry = Arc::new(
-        opencensus_settings::build(Settings::default().with_sampler("AlwaysOnSampler()").with_exporter(format!(
-            "AzureExporter(connection_string='{}', export_interval=3600, timeout=10, storage_path='{}', max_batch_size=100)",
-            ingest.connection_string(),
-            dir.path().display()
-        )))
-        .unwrap(),
+        opencensus_settings::build(untimed(&ingest, dir.path(), ", max_batch_size=100")).unwrap(),
     );
-    let plain = telemetry.clone();
-    std::thread::spawn(move || {
-        let tracer = plain.tracer_provider().unwrap().tracer("burst");
-        for _ in 0..SPANS {
-            tracer.in_span("burst", |_| {});
-        }
-        plain.force_flush().unwrap();
-    })
-    .join()
-    .unwrap();
+    spans_on_a_plain_thread(&telemetry, SPANS);
+    let flush = telemetry.clone();
+    tokio::task::spawn_blocking(move || flush.force_flush())
+        .await
+        .unwrap()
+        .unwrap();
     until("every span delivered", 60, || {
         let s = telemetry.export_stats();
         s.delivered + s.stored - s.resent + s.dropped() >= SPANS as u64 && s.stored == s.resent
@@ -590,11 +599,11 @@ async fn shutdown_with_a_hung_endpoint_stores_what_is_in_flight() {
     let ingest = Ingest::start().await;
     let dir = tempfile::tempdir().unwrap();
     ingest.set_mode(Mode::Stall(Duration::from_secs(30)));
-    let telemetry = opencensus_settings::build(Settings::default().with_sampler("AlwaysOnSampler()").with_exporter(format!(
-        "AzureExporter(connection_string='{}', export_interval=3600, timeout=30, storage_path='{}', max_batch_size=5)",
-        ingest.connection_string(),
-        dir.path().display()
-    )))
+    let telemetry = opencensus_settings::build(untimed(
+        &ingest,
+        dir.path(),
+        ", timeout=30, max_batch_size=5",
+    ))
     .unwrap();
     let tracer = telemetry.tracer_provider().unwrap().tracer("t");
     for _ in 0..5 {
@@ -616,4 +625,26 @@ async fn shutdown_with_a_hung_endpoint_stores_what_is_in_flight() {
     );
     assert_eq!(stats.in_flight, 0, "{stats:?}");
     assert_eq!(stats.stored, 5, "{stats:?}");
+}
+
+/// Issue 12 (defect 1): with `max_batch_size=10000` the 8,192-span queue could never hold a
+/// full batch, so spans waited for the interval tick and producers slept 100 ms each. The
+/// queue now holds at least two full batches: a full batch goes out at once (the interval here
+/// never ticks) and nobody waits.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_larger_than_the_old_queue_goes_out_when_full() {
+    const SPANS: usize = 10_000;
+    let ingest = Ingest::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let telemetry = Arc::new(
+        opencensus_settings::build(untimed(&ingest, dir.path(), ", max_batch_size=10000")).unwrap(),
+    );
+    spans_on_a_plain_thread(&telemetry, SPANS);
+    until("the full batch to be delivered", 30, || {
+        telemetry.export_stats().delivered >= SPANS as u64
+    })
+    .await;
+    let stats = telemetry.export_stats();
+    assert_eq!(stats.waited_queue_full, 0, "{stats:?}");
+    assert_eq!(stats.dropped(), 0, "{stats:?}");
 }

@@ -20,17 +20,20 @@ const STALE_TMP: Duration = Duration::from_secs(600);
 /// How often the folder's size is re-counted from the disk.
 const RESCAN_EVERY: Duration = Duration::from_secs(1);
 
-/// Whether `body` is a whole stored batch: gzip of a JSON array.
+/// Whether `body` is a whole stored batch: intact gzip of a JSON array.
 fn is_whole(body: &[u8]) -> bool {
     use std::io::Read;
     if !body.starts_with(&[0x1f, 0x8b]) {
         return false;
     }
+    // Gzip checks its own length and CRC, so a truncated or damaged file fails here; a JSON
+    // array inside is all the rest we ask (ingestion judges the items).
     let mut raw = Vec::new();
     flate2::read::GzDecoder::new(body)
         .read_to_end(&mut raw)
         .is_ok()
-        && serde_json::from_slice::<Vec<serde_json::Value>>(&raw).is_ok()
+        && raw.first() == Some(&b'[')
+        && raw.trim_ascii_end().last() == Some(&b']')
 }
 
 /// A lease older than this was abandoned (its process died): the file is sent again.
@@ -45,6 +48,8 @@ pub(crate) struct Storage {
     size: Mutex<u64>,
     /// When the folder's size was last counted.
     scanned: Mutex<Option<std::time::Instant>>,
+    /// Stored files listed by the last pass of `take`, oldest first.
+    pending: Mutex<std::collections::VecDeque<PathBuf>>,
     /// Items of stored files found corrupt, truncated or foreign (skipped, never sent), not yet
     /// reported to the counters.
     corrupt: AtomicU64,
@@ -169,6 +174,7 @@ impl Storage {
             size: Mutex::new(0),
             corrupt: AtomicU64::new(0),
             scanned: Mutex::new(None),
+            pending: Mutex::new(std::collections::VecDeque::new()),
         };
         storage.rescan();
         Ok(storage)
@@ -191,7 +197,6 @@ impl Storage {
     /// removes this process's temp files, and any temp file older than ten minutes (a crash
     /// mid-write), but never another live process's.
     pub(crate) fn rescan(&self) -> u64 {
-        let mut total = 0;
         let own = format!("-{}-", std::process::id());
         let now = SystemTime::now();
         for path in self.files(TMP) {
@@ -208,16 +213,7 @@ impl Storage {
                 let _ = fs::remove_file(path);
             }
         }
-        for ext in [BLOB, LEASE] {
-            for path in self.files(ext) {
-                total += fs::symlink_metadata(&path).map(|m| m.len()).unwrap_or(0);
-            }
-        }
-        *self
-            .size
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = total;
-        total
+        self.rescan_size()
     }
 
     /// Stores a gzip JSON array of `count` items. `false` when the size limit refuses it (the
@@ -311,20 +307,28 @@ impl Storage {
         dropped
     }
 
-    /// Leases the oldest stored file (an abandoned lease counts as stored).
+    /// Leases the oldest stored file (an abandoned lease counts as stored). The folder is
+    /// listed once per pass, not once per file (a drain of thousands of files stays linear).
     pub(crate) fn take(&self) -> Option<Lease> {
-        let now = SystemTime::now();
-        for path in self.files(LEASE) {
-            let old = fs::metadata(&path)
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| now.duration_since(t).ok())
-                .is_some_and(|age| age > LEASE_TIMEOUT);
-            if old {
-                let _ = fs::rename(&path, path.with_extension(BLOB));
+        let mut queue = self
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if queue.is_empty() {
+            let now = SystemTime::now();
+            for path in self.files(LEASE) {
+                let old = fs::metadata(&path)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| now.duration_since(t).ok())
+                    .is_some_and(|age| age > LEASE_TIMEOUT);
+                if old {
+                    let _ = fs::rename(&path, path.with_extension(BLOB));
+                }
             }
+            queue.extend(self.files(BLOB));
         }
-        for path in self.files(BLOB) {
+        while let Some(path) = queue.pop_front() {
             let lease = path.with_extension(LEASE);
             if fs::rename(&path, &lease).is_err() {
                 continue; // another process took it

@@ -59,6 +59,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
     eprintln!("listening on http://{addr}");
-    server.await?;
+    // SIGTERM or Ctrl-C: serve returns, the guard drops and flushes.
+    server
+        .with_graceful_shutdown(opencensus_settings::shutdown_signal())
+        .await?;
+    drop(telemetry);
     Ok(())
 }

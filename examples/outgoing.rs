@@ -92,6 +92,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
     eprintln!("listening on http://{front_addr}/call (backend on {backend_addr})");
-    std::future::pending::<()>().await;
+    // SIGTERM or Ctrl-C: stop, and let the guard flush what was recorded.
+    opencensus_settings::shutdown_signal().await;
+    drop(telemetry);
     Ok(())
 }

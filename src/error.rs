@@ -254,8 +254,9 @@ impl fmt::Display for Error {
 
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // `fn main() -> Result<_, Error>` prints Debug: make it the readable report.
-        write!(f, "\n{self}")
+        // `fn main() -> Result<_, Error>` prints `Error: {:?}`: make it the readable report,
+        // with nothing before it (SPEC 12: its Debug is its Display).
+        fmt::Display::fmt(self, f)
     }
 }
 

@@ -64,6 +64,7 @@ mod resolve;
 mod samplers;
 mod secret;
 mod settings;
+mod shutdown;
 pub mod spec;
 mod stats;
 #[cfg(any(feature = "axum", feature = "actix", feature = "reqwest"))]
@@ -90,6 +91,7 @@ pub use registry::Registry;
 pub use report::{ReportLine, StartupReport};
 pub use secret::Secret;
 pub use settings::{Settings, SettingsLoader, Warning};
+pub use shutdown::shutdown_signal;
 pub use stats::{ExportCounters, ExportStats, spans_after_shutdown};
 
 /// The OpenTelemetry API crate this library is built on (one version across the graph:

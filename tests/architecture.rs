@@ -21,6 +21,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("exclude", 0),
     ("propagation", 0),
     ("samplers", 0),
+    ("shutdown", 0),
     ("export_thread", 1),
     ("registry", 2),
     ("exporters", 3),

@@ -749,3 +749,83 @@ fn huge_durations_are_settings_errors_that_name_the_range() {
         .with_shutdown_grace(std::time::Duration::from_millis(100))
         .shutdown();
 }
+
+/// Issue 17 (item 1): the README's app, stopped with SIGTERM as on every deploy, delivers every
+/// request it served (before: `serve` never returned, the guard never dropped, and with the
+/// default `export_interval=15` nothing arrived).
+#[test]
+fn a_readme_shaped_app_stopped_with_sigterm_delivers_everything() {
+    let name = "a_readme_shaped_app_stopped_with_sigterm_delivers_everything";
+    if is_child(name) {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        return rt.block_on(async {
+            // As in the README: default export interval (15 s), graceful shutdown.
+            let _telemetry = opencensus_settings::init_from_settings().unwrap();
+            let app = Router::new()
+                .route("/users/{id}", get(|| async { "user" }))
+                .layer(OpencensusLayer::new());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            println!("APP_PORT={}", listener.local_addr().unwrap().port());
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(opencensus_settings::shutdown_signal())
+            .await
+            .unwrap();
+        });
+    }
+    use std::io::BufRead;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ingest = rt.block_on(Ingest::start());
+    let dir = tempfile::tempdir().unwrap();
+    let file = settings_file(dir.path(), "AzureExporter(service_name='readme')");
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env("OCS_CHILD", name)
+        .env("OPENCENSUS_SETTINGS", &file)
+        .env(
+            "APPLICATIONINSIGHTS_CONNECTION_STRING",
+            ingest.connection_string(),
+        )
+        .stdout(std::process::Stdio::piped());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("OPENCENSUS__") || k.starts_with("OTEL_") {
+            cmd.env_remove(k);
+        }
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    // Keep reading the child's output to its end (a closed pipe would fail its last prints).
+    let (port_tx, port_rx) = std::sync::mpsc::channel::<u16>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(p) = line.split("APP_PORT=").nth(1) {
+                let _ = port_tx.send(p.trim().parse().unwrap());
+            }
+        }
+    });
+    let port = port_rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the child's port");
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    rt.block_on(async {
+        for i in 0..5 {
+            assert_eq!(get_path(addr, &format!("/users/{i}"), &[]).await, 200);
+        }
+    });
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    // Everything was delivered by the time the process exited: no waiting on an interval.
+    let all = ingest.accepted();
+    assert_eq!(requests(&all).len(), 5, "{all:#?}");
+    assert!(ingest.rejected().is_empty());
+}

@@ -543,3 +543,19 @@ fn b3_and_google_propagators_resolve() {
         assert!(outcome.is_ok(), "{v}: {outcome}");
     }
 }
+
+/// Issue 17 (item 10): an `Error` returned from `main` prints as `Error: ` + one clean message
+/// (its `Debug` is its `Display`), not a blank line first.
+#[test]
+fn an_error_from_main_prints_one_clean_message() {
+    let err = opencensus_settings::Settings::loader()
+        .env([("OPENCENSUS__TRACE__SAMPLER", "ProbabilitySampler(rate=1.5)")])
+        .current_dir("/nonexistent")
+        .executable_dir(None)
+        .load()
+        .and_then(opencensus_settings::init_with)
+        .unwrap_err();
+    let debug = format!("{err:?}");
+    assert_eq!(debug, err.to_string());
+    assert!(debug.starts_with("error: "), "{debug}");
+}

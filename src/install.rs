@@ -138,6 +138,7 @@ fn construct(settings: Settings, resolved: Resolved, global: bool) -> Result<Tel
             sample_rate,
             counters: export_counters.clone(),
         };
+        let per_span_rate = resolved.exporter.per_span_rate;
         let processor = match resolved.exporter.build(&cx) {
             Ok(p) => p,
             Err(err) => {
@@ -155,9 +156,16 @@ fn construct(settings: Settings, resolved: Resolved, global: bool) -> Result<Tel
             }
         };
         let counting = Arc::new(Counting::default());
+        // A per-span sampleRate only matters when the local rate is not 100%.
+        let sampler: Box<dyn opentelemetry_sdk::trace::ShouldSample> =
+            if per_span_rate && sample_rate.is_none_or(|r| r < 1.0) {
+                Box::new(crate::samplers::ParentDecided(resolved.sampler.sampler))
+            } else {
+                resolved.sampler.sampler
+            };
         Some((
             SdkTracerProvider::builder()
-                .with_sampler(resolved.sampler.sampler)
+                .with_sampler(sampler)
                 .with_resource(resolved.resource)
                 .with_span_processor(CountingProcessor {
                     inner: processor,

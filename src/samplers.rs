@@ -127,3 +127,52 @@ impl ShouldSample for Always {
         result(self.0, parent_context)
     }
 }
+
+/// The attribute that carries a span's own sampling percentage (Microsoft's exporters and
+/// samplers use this name); the Application Insights writer reads it for `sampleRate`, and it
+/// is never exported as a property.
+pub(crate) const SAMPLE_RATE_KEY: &str = "_MS.sampleRate";
+
+/// Wraps the configured sampler for exporters that write a per-span rate (SPEC 12). When a
+/// sampled parent (remote or local) decided and the configured sampler would not have chosen
+/// this trace on its own, the local rate does not describe how the span was chosen: it is
+/// marked with a rate of 100 (it counts once). A trace the local sampler would have chosen
+/// anyway keeps the local rate. For the trace-id samplers (ProbabilitySampler,
+/// TraceIdRatioBased) the root decision is a function of the trace id, so a request and every
+/// span inside it agree, with nothing carried between them.
+#[derive(Debug, Clone)]
+pub(crate) struct ParentDecided(pub(crate) Box<dyn ShouldSample>);
+
+impl ShouldSample for ParentDecided {
+    fn should_sample(
+        &self,
+        parent_context: Option<&Context>,
+        trace_id: TraceId,
+        name: &str,
+        span_kind: &SpanKind,
+        attributes: &[KeyValue],
+        links: &[Link],
+    ) -> SamplingResult {
+        let mut result =
+            self.0
+                .should_sample(parent_context, trace_id, name, span_kind, attributes, links);
+        let parent_sampled = parent_context.is_some_and(|cx| {
+            let span = cx.span();
+            let sc = span.span_context();
+            sc.is_valid() && sc.is_sampled()
+        });
+        if result.decision == SamplingDecision::RecordAndSample
+            && parent_sampled
+            && self
+                .0
+                .should_sample(None, trace_id, name, span_kind, attributes, links)
+                .decision
+                != SamplingDecision::RecordAndSample
+        {
+            result
+                .attributes
+                .push(KeyValue::new(SAMPLE_RATE_KEY, 100.0));
+        }
+        result
+    }
+}

@@ -332,8 +332,10 @@ fn inside_a_multi_thread_runtime() {
             // Secrets never show in Debug output.
             assert!(!format!("{telemetry:?}").contains(IKEY));
             let addr = serve(app("/inside_a_multi_thread_runtime")).await;
-            // ProbabilitySampler(rate=0.5) keeps a sampled parent; sampleRate says 50.
-            let tp = format!("00-{TRACE}-{PARENT}-01");
+            // ProbabilitySampler(rate=0.5) keeps a sampled parent. This trace id is one the
+            // sampler would have chosen itself (low 64 bits under 2^63), so sampleRate says 50;
+            // one it would not have chosen counts once (issue 17, `upstream_sampled_requests_count_once`).
+            let tp = format!("00-0af7651916cd43dd0000000000000042-{PARENT}-01");
             let status = get_path(
                 addr,
                 "/inside_a_multi_thread_runtime",
@@ -828,4 +830,92 @@ fn a_readme_shaped_app_stopped_with_sigterm_delivers_everything() {
     let all = ingest.accepted();
     assert_eq!(requests(&all).len(), 5, "{all:#?}");
     assert!(ingest.rejected().is_empty());
+}
+
+/// Issue 17 (item 3): with `ProbabilitySampler(rate=0.0001)` (the default) and an incoming
+/// sampled `traceparent`, the request used to claim `sampleRate: 0.01` and count as 10,000
+/// requests in the portal. The upstream service chose the trace: it counts once (100). Spans
+/// the handler starts keep the local rate's trace, and so its rate.
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_sampled_requests_count_once() {
+    use opencensus_settings::opentelemetry::trace::{Tracer as _, TracerProvider as _};
+
+    let ingest = Ingest::start().await;
+    let spec = format!(
+        "AzureExporter(connection_string='{}', export_interval=3600, enable_local_storage=False)",
+        ingest.connection_string()
+    );
+    let settings = opencensus_settings::Settings::loader()
+        .env([
+            (
+                "OPENCENSUS__TRACE__SAMPLER",
+                "ProbabilitySampler(rate=0.0001)",
+            ),
+            ("OPENCENSUS__TRACE__EXPORTER", spec.as_str()),
+        ])
+        .executable_dir(None)
+        .current_dir(std::env::temp_dir())
+        .load()
+        .unwrap();
+    let telemetry = opencensus_settings::build(settings).unwrap();
+    let provider = telemetry.tracer_provider().unwrap().clone();
+    let tracer = provider.tracer("handler");
+    let app = Router::new()
+        .route(
+            "/work",
+            get(move || {
+                let tracer = tracer.clone();
+                async move {
+                    tracer.in_span("query", |_| {});
+                    "done"
+                }
+            }),
+        )
+        .layer(
+            OpencensusLayer::new()
+                .with_tracer_provider(provider)
+                .with_propagator(opencensus_settings::propagation::TraceContextPropagator),
+        );
+    let addr = serve(app).await;
+    let tp = format!("00-{TRACE}-{PARENT}-01");
+    assert_eq!(get_path(addr, "/work", &[("traceparent", &tp)]).await, 200);
+    let telemetry = tokio::task::spawn_blocking(move || {
+        telemetry.force_flush().unwrap();
+        telemetry
+    })
+    .await
+    .unwrap();
+    let all = ingest
+        .wait_for("the request and its child", |e| e.len() >= 2)
+        .await;
+    let request = requests(&all)[0];
+    assert_eq!(request["sampleRate"], 100.0, "{request:#}");
+    let child = all
+        .iter()
+        .find(|e| e["name"] == "Microsoft.ApplicationInsights.RemoteDependency")
+        .unwrap();
+    // Its child belongs to the same upstream-chosen trace: it counts once too.
+    assert_eq!(child["sampleRate"], 100.0, "{child:#}");
+    // A trace the local sampler would have chosen anyway keeps the local rate (low 64 bits of
+    // the trace id under the 0.0001 threshold).
+    let chosen = format!("00-0af7651916cd43dd0000000000000001-{PARENT}-01");
+    assert_eq!(
+        get_path(addr, "/work", &[("traceparent", &chosen)]).await,
+        200
+    );
+    let telemetry = tokio::task::spawn_blocking(move || {
+        telemetry.force_flush().unwrap();
+        telemetry
+    })
+    .await
+    .unwrap();
+    let all = ingest
+        .wait_for("the second request", |e| requests(e).len() >= 2)
+        .await;
+    let second = requests(&all)
+        .into_iter()
+        .find(|e| e["tags"]["ai.operation.id"] == "0af7651916cd43dd0000000000000001")
+        .unwrap();
+    assert_eq!(second["sampleRate"], 0.01, "{second:#}");
+    drop(telemetry);
 }

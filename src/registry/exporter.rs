@@ -56,6 +56,9 @@ impl BuildContext<'_> {
 pub struct ExporterComponent {
     build: Box<BuildFn>,
     pub(crate) details: Vec<ReportLine>,
+    /// The exporter writes a per-span sampling rate (`_MS.sampleRate`, Application Insights'
+    /// `sampleRate`): the installer then marks the spans whose parent decided.
+    pub(crate) per_span_rate: bool,
 }
 
 impl fmt::Debug for ExporterComponent {
@@ -74,6 +77,7 @@ impl ExporterComponent {
         ExporterComponent {
             build: Box::new(move |cx| Ok(Box::new(build(cx)?) as Box<dyn SpanProcessor>)),
             details: Vec::new(),
+            per_span_rate: false,
         }
     }
 

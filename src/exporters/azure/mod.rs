@@ -322,6 +322,8 @@ pub(crate) fn register(r: &mut Registry) {
                     config.connection_origin.clone(),
                 );
             }
+            // sampleRate is per envelope: spans whose parent decided say so (SPEC 12).
+            component.per_span_rate = true;
             Ok(component)
         })),
     );

@@ -59,6 +59,8 @@ fn starts_with_slash(v: &Value) -> bool {
 pub(crate) struct EnvelopeWriter {
     /// `"sampleRate":…,"iKey":"…",`: holds the instrumentation key, so never printed.
     head: Vec<u8>,
+    /// `"iKey":"…",` alone, for a span that carries its own rate (`_MS.sampleRate`).
+    ikey: Vec<u8>,
     resource: Resource,
     resource_tags: Vec<Option<String>>,
     /// The resource's properties (`_MS.` keys left out), already written as `"k":"v"` pairs.
@@ -95,11 +97,15 @@ impl EnvelopeWriter {
             Ok(v) => head.extend_from_slice(&v),
             Err(_) => head.extend_from_slice(b"100.0"),
         }
-        head.extend_from_slice(b",\"iKey\":");
-        json_str(&mut head, instrumentation_key, 40);
         head.push(b',');
+        let mut ikey = Vec::with_capacity(60);
+        ikey.extend_from_slice(b"\"iKey\":");
+        json_str(&mut ikey, instrumentation_key, 40);
+        ikey.push(b',');
+        head.extend_from_slice(&ikey);
         let mut writer = EnvelopeWriter {
             head,
+            ikey,
             resource: Resource::builder_empty().build(),
             resource_tags: vec![None; TAGS.len()],
             resource_properties: Vec::new(),
@@ -159,10 +165,28 @@ impl EnvelopeWriter {
         } else {
             &self.resource_tags
         };
-        self.span(span, base, out);
+        // SPEC 12: a span whose sampling the parent decided carries the rate that describes it
+        // (`_MS.sampleRate`, as Microsoft's samplers set it); it and its events use that.
+        let own_head;
+        let head: &[u8] = match sample_rate_override(span) {
+            Some(rate) => {
+                let mut h = Vec::with_capacity(self.head.len());
+                h.extend_from_slice(b"\"sampleRate\":");
+                match serde_json::to_vec(&rate) {
+                    Ok(v) => h.extend_from_slice(&v),
+                    Err(_) => h.extend_from_slice(b"100.0"),
+                }
+                h.push(b',');
+                h.extend_from_slice(&self.ikey);
+                own_head = h;
+                &own_head
+            }
+            None => &self.head,
+        };
+        self.span(span, base, head, out);
         for event in span.events.iter() {
             out.push(b',');
-            self.event(span, event, base, out);
+            self.event(span, event, base, head, out);
         }
         1 + span.events.len() as u64
     }
@@ -172,6 +196,7 @@ impl EnvelopeWriter {
         &self,
         kind: (&str, &str),
         time: std::time::SystemTime,
+        head: &[u8],
         tags: &Tags<'_>,
         out: &mut Vec<u8>,
     ) {
@@ -180,14 +205,14 @@ impl EnvelopeWriter {
         out.extend_from_slice(b"\",\"time\":");
         write_time(out, time);
         out.push(b',');
-        out.extend_from_slice(&self.head);
+        out.extend_from_slice(head);
         write_tags(out, tags);
         out.extend_from_slice(b",\"data\":{\"baseType\":\"");
         out.extend_from_slice(kind.1.as_bytes());
         out.extend_from_slice(b"\",\"baseData\":{\"ver\":2");
     }
 
-    fn span(&self, span: &SpanData, base: &[Option<String>], out: &mut Vec<u8>) {
+    fn span(&self, span: &SpanData, base: &[Option<String>], head: &[u8], out: &mut Vec<u8>) {
         let request = matches!(span.span_kind, SpanKind::Server | SpanKind::Consumer);
         let mut tags: Tags<'_> = [None; TAGS.len()];
         for (slot, value) in tags.iter_mut().zip(base) {
@@ -215,10 +240,10 @@ impl EnvelopeWriter {
             });
         }
         if request {
-            self.open(REQUEST, span.start_time, &tags, out);
+            self.open(REQUEST, span.start_time, head, &tags, out);
             self.request(span, &k, method, status, error, out);
         } else {
-            self.open(DEPENDENCY, span.start_time, &tags, out);
+            self.open(DEPENDENCY, span.start_time, head, &tags, out);
             self.dependency(span, &k, status, out);
         }
         out.extend_from_slice(b"}}}");
@@ -463,7 +488,14 @@ impl EnvelopeWriter {
     }
 
     /// The envelope of one span event, in the span's operation (its parent is the span).
-    fn event(&self, span: &SpanData, event: &Event, base: &[Option<String>], out: &mut Vec<u8>) {
+    fn event(
+        &self,
+        span: &SpanData,
+        event: &Event,
+        base: &[Option<String>],
+        head: &[u8],
+        out: &mut Vec<u8>,
+    ) {
         let mut tags: Tags<'_> = [None; TAGS.len()];
         for (slot, value) in tags.iter_mut().zip(base) {
             if let Some(v) = value {
@@ -483,7 +515,7 @@ impl EnvelopeWriter {
         };
         match event.name.as_ref() {
             "exception" => {
-                self.open(EXCEPTION, event.timestamp, &tags, out);
+                self.open(EXCEPTION, event.timestamp, head, &tags, out);
                 out.extend_from_slice(b",\"exceptions\":[{\"typeName\":");
                 match find("exception.type") {
                     Some(v) => json_value(out, v, 1024),
@@ -510,7 +542,7 @@ impl EnvelopeWriter {
                 );
             }
             "ai.custom" => {
-                self.open(EVENT, event.timestamp, &tags, out);
+                self.open(EVENT, event.timestamp, head, &tags, out);
                 out.extend_from_slice(b",\"name\":");
                 match find("ai.customEvent.name") {
                     Some(v) => json_value(out, v, 512),
@@ -519,7 +551,7 @@ impl EnvelopeWriter {
                 event_properties(attrs, &["ai.customEvent.name"], out);
             }
             name => {
-                self.open(MESSAGE, event.timestamp, &tags, out);
+                self.open(MESSAGE, event.timestamp, head, &tags, out);
                 out.extend_from_slice(b",\"message\":");
                 json_str(
                     out,
@@ -627,6 +659,21 @@ fn hex_into(out: &mut Vec<u8>, bytes: &[u8]) {
         out.push(json::HEX[usize::from(b >> 4)]);
         out.push(json::HEX[usize::from(b & 0xf)]);
     }
+}
+
+/// The span's own sampling percentage, when its sampler set one (`_MS.sampleRate`, 0 to 100).
+fn sample_rate_override(span: &SpanData) -> Option<f64> {
+    let kv = span
+        .attributes
+        .iter()
+        .rev()
+        .find(|kv| kv.key.as_str() == crate::samplers::SAMPLE_RATE_KEY)?;
+    let rate = match &kv.value {
+        Value::F64(f) => *f,
+        Value::I64(i) => *i as f64,
+        _ => return None,
+    };
+    (rate.is_finite() && rate > 0.0 && rate <= 100.0).then_some(rate)
 }
 
 fn status_number(v: &Value) -> Option<i64> {

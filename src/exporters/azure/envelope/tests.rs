@@ -596,3 +596,37 @@ proptest! {
         prop_assert_eq!(ours.len(), n);
     }
 }
+
+#[test]
+fn a_span_whose_parent_decided_counts_once() {
+    // SPEC 12: `_MS.sampleRate` (set when a sampled remote parent decided) replaces the local
+    // rate for the span and its events, and is not a property.
+    let mut s = span(
+        SpanKind::Server,
+        "GET",
+        vec![
+            KeyValue::new("http.request.method", "GET"),
+            KeyValue::new("_MS.sampleRate", 100.0),
+        ],
+        Status::error("x"),
+        0,
+        1,
+        1,
+    );
+    s.events.events.push(opentelemetry::trace::Event::new(
+        "exception",
+        SystemTime::now(),
+        vec![],
+        0,
+    ));
+    let plain = span(SpanKind::Server, "GET", vec![], Status::Unset, 0, 1, 1);
+    let ours = our_envelopes(&[s, plain], &server_resource(), 0.0001);
+    assert_eq!(ours[0]["sampleRate"], 100.0);
+    assert_eq!(ours[1]["sampleRate"], 100.0);
+    assert_eq!(ours[2]["sampleRate"], 0.01);
+    assert!(
+        ours[0]["data"]["baseData"]["properties"]
+            .get("_MS.sampleRate")
+            .is_none()
+    );
+}

@@ -164,3 +164,24 @@ fn check_accepts_the_settings_the_examples_ship() {
         "{stdout}"
     );
 }
+
+/// Issue 17 (item 7): `check --config missing.toml` says so first, with no report of the
+/// defaults before the error.
+#[test]
+fn check_with_a_missing_config_file_is_an_error_before_any_report() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["check", "--config", "missing.toml"],
+        vec!["check", "--config=missing.toml"],
+    ] {
+        let out = check_cmd(dir.path()).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.is_empty(), "no report: {stdout}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.starts_with("error: the settings file missing.toml does not exist"),
+            "{stderr}"
+        );
+    }
+}

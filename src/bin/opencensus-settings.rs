@@ -33,14 +33,23 @@ fn main() -> ExitCode {
     while let Some(arg) = iter.next() {
         match arg.as_str() {
             "--config" | "-c" => match iter.next() {
-                Some(path) => loader = loader.config_file(path),
+                Some(path) => {
+                    if let Some(code) = missing(path) {
+                        return code;
+                    }
+                    loader = loader.config_file(path);
+                }
                 None => {
                     eprintln!("error: --config needs a path\n{USAGE}");
                     return ExitCode::from(2);
                 }
             },
             s if s.starts_with("--config=") => {
-                loader = loader.config_file(&s["--config=".len()..]);
+                let path = &s["--config=".len()..];
+                if let Some(code) = missing(path) {
+                    return code;
+                }
+                loader = loader.config_file(path);
             }
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -64,4 +73,16 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A `--config` file that does not exist is the error, before any report (a report of the
+/// defaults would only mislead).
+fn missing(path: &str) -> Option<ExitCode> {
+    if std::path::Path::new(path).is_file() {
+        return None;
+    }
+    eprintln!(
+        "error: the settings file {path} does not exist\n  = help: pass the path of an existing opencensus.toml"
+    );
+    Some(ExitCode::FAILURE)
 }

@@ -209,7 +209,17 @@ pub(crate) fn resolve(settings: &Settings) -> Result<Resolved, (Vec<Problem>, St
     });
 
     let (resource, service_line) = build_resource(settings);
+    // SPEC 12: the report shows the role the envelopes will carry.
+    let role_line = exporter
+        .as_ref()
+        .filter(|e: &&ExporterComponent| e.role_from_service_name)
+        .map(|_| ReportLine {
+            key: "ai.cloud.role".to_string(),
+            value: service_line.value.clone(),
+            origin: format!("service.name ({})", service_line.origin),
+        });
     report.lines.push(service_line);
+    report.lines.extend(role_line);
     if let Some(cs) = settings.environment().connection_string() {
         report.lines.push(ReportLine {
             key: "connection string".to_string(),

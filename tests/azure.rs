@@ -919,3 +919,44 @@ async fn upstream_sampled_requests_count_once() {
     assert_eq!(second["sampleRate"], 0.01, "{second:#}");
     drop(telemetry);
 }
+
+/// Issue 17 (item 8): the report shows `ai.cloud.role` as the envelopes will carry it: the
+/// exporter's `service_name=` when given, else the service name (here `OTEL_SERVICE_NAME`).
+#[test]
+fn the_report_shows_the_cloud_role_the_envelopes_carry() {
+    let cs = format!("InstrumentationKey={IKEY}");
+    for (spec, role) in [
+        (
+            format!("AzureExporter(connection_string='{cs}', service_name='api')"),
+            "api",
+        ),
+        (format!("AzureExporter(connection_string='{cs}')"), "orders"),
+    ] {
+        let outcome = opencensus_settings::check(
+            opencensus_settings::Settings::loader()
+                .env([
+                    ("OPENCENSUS__TRACE__EXPORTER", spec.as_str()),
+                    ("OTEL_SERVICE_NAME", "orders"),
+                ])
+                .current_dir("/nonexistent")
+                .executable_dir(None),
+        );
+        assert!(outcome.is_ok(), "{outcome}");
+        let line = outcome
+            .report
+            .lines
+            .iter()
+            .find(|l| l.key == "ai.cloud.role")
+            .unwrap_or_else(|| panic!("no ai.cloud.role line:\n{outcome}"));
+        assert_eq!(line.value, role, "{outcome}");
+        assert_eq!(
+            outcome
+                .report
+                .lines
+                .iter()
+                .filter(|l| l.key == "ai.cloud.role")
+                .count(),
+            1
+        );
+    }
+}

@@ -59,6 +59,9 @@ pub struct ExporterComponent {
     /// The exporter writes a per-span sampling rate (`_MS.sampleRate`, Application Insights'
     /// `sampleRate`): the installer then marks the spans whose parent decided.
     pub(crate) per_span_rate: bool,
+    /// The exporter names the service by the resource's `service.name` unless it was given a
+    /// name of its own: the report then shows `ai.cloud.role` as the service name.
+    pub(crate) role_from_service_name: bool,
 }
 
 impl fmt::Debug for ExporterComponent {
@@ -78,6 +81,7 @@ impl ExporterComponent {
             build: Box::new(move |cx| Ok(Box::new(build(cx)?) as Box<dyn SpanProcessor>)),
             details: Vec::new(),
             per_span_rate: false,
+            role_from_service_name: false,
         }
     }
 

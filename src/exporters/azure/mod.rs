@@ -312,8 +312,13 @@ pub(crate) fn register(r: &mut Registry) {
                     "default (loopback endpoint)"
                 },
             );
-            if let Some(name) = &config.service_name {
-                component = component.with_detail("ai.cloud.role", name.clone(), "service_name= of EXPORTER");
+            match &config.service_name {
+                Some(name) => {
+                    component = component.with_detail("ai.cloud.role", name.clone(), "service_name= of EXPORTER");
+                }
+                // The report adds the line from the resource's service name (what the
+                // envelopes will carry), wherever that comes from.
+                None => component.role_from_service_name = true,
             }
             if plain_http && !crate::hostport::is_loopback_url(&endpoint) {
                 component = component.with_detail(

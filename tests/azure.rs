@@ -128,6 +128,13 @@ fn by_url<'a>(envelopes: &'a [Value], suffix: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no request envelope for {suffix}: {envelopes:#?}"))
 }
 
+fn first_exception(envelopes: &[Value]) -> &Value {
+    envelopes
+        .iter()
+        .find(|e| e["name"] == "Microsoft.ApplicationInsights.Exception")
+        .unwrap_or_else(|| panic!("no exception envelope: {envelopes:#?}"))
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn requests_arrive_as_request_telemetry() {
     let name = "requests_arrive_as_request_telemetry";
@@ -208,10 +215,7 @@ async fn requests_arrive_as_request_telemetry() {
     let fail = by_url(&all, "/fail");
     assert_eq!(fail["data"]["baseData"]["responseCode"], "500");
     assert_eq!(fail["data"]["baseData"]["success"], false);
-    let exception = all
-        .iter()
-        .find(|e| e["name"] == "Microsoft.ApplicationInsights.Exception")
-        .unwrap();
+    let exception = first_exception(&all);
     assert_eq!(
         exception["tags"]["ai.operation.id"],
         fail["tags"]["ai.operation.id"]
@@ -680,10 +684,7 @@ async fn an_error_span_with_a_long_utf8_url_is_delivered_with_its_exception() {
     let url = request["data"]["baseData"]["url"].as_str().unwrap();
     assert_eq!(url.len(), 2047, "cut before the 'é'");
     assert_eq!(request["data"]["baseData"]["success"], false);
-    let exception = all
-        .iter()
-        .find(|e| e["name"] == "Microsoft.ApplicationInsights.Exception")
-        .unwrap();
+    let exception = first_exception(&all);
     assert_eq!(
         exception["tags"]["ai.operation.id"],
         request["tags"]["ai.operation.id"]

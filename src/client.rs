@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::error::Error as _;
 use std::fmt::{self, Write as _};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use http::{Extensions, HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::context::FutureExt as _;
@@ -18,7 +18,7 @@ use reqwest_middleware::{Middleware, Next};
 
 use crate::error::Error;
 use crate::exclude::HostExcludeList;
-use crate::tracer::{AnyTracer, known_method};
+use crate::tracer::{AnyTracer, Resolving, known_method};
 
 /// Records each outgoing call as one OpenTelemetry CLIENT span, a child of
 /// [`Context::current()`], and injects the configured propagator's headers (`traceparent`, ...)
@@ -60,8 +60,7 @@ pub struct TracingMiddleware {
     propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
     exclude: Option<HostExcludeList>,
     provider: Option<SdkTracerProvider>,
-    resolved: Arc<OnceLock<Resolved>>,
-    fallback: Arc<OnceLock<Resolved>>,
+    resolved: Resolving<Resolved>,
 }
 
 impl fmt::Debug for TracingMiddleware {
@@ -70,7 +69,7 @@ impl fmt::Debug for TracingMiddleware {
             .field("propagator", &self.propagator)
             .field("exclude_hostnames", &self.exclude)
             .field("tracer_provider", &self.provider.is_some())
-            .field("resolved", &self.resolved.get().is_some())
+            .field("resolved", &self.resolved.is_resolved())
             .finish()
     }
 }
@@ -87,8 +86,7 @@ impl TracingMiddleware {
         P: TextMapPropagator + Send + Sync + 'static,
     {
         self.propagator = Some(Arc::new(propagator));
-        self.resolved = Arc::default();
-        self.fallback = Arc::default();
+        self.resolved = Resolving::default();
         self
     }
 
@@ -107,30 +105,20 @@ impl TracingMiddleware {
             )
         })?;
         self.exclude = Some(list);
-        self.resolved = Arc::default();
-        self.fallback = Arc::default();
+        self.resolved = Resolving::default();
         Ok(self)
     }
 
     /// Records into this provider instead of the installed one.
     pub fn with_tracer_provider(mut self, provider: SdkTracerProvider) -> Self {
         self.provider = Some(provider);
-        self.resolved = Arc::default();
-        self.fallback = Arc::default();
+        self.resolved = Resolving::default();
         self
     }
 
     fn shared(&self) -> &Resolved {
-        if let Some(r) = self.resolved.get() {
-            return r;
-        }
-        // Before anything is installed, resolve for now only: a call made before
-        // `init_from_settings()` must not leave the client on a no-op tracer for ever.
-        if self.provider.is_some() || crate::install::installed().is_some() {
-            self.resolved.get_or_init(|| self.resolve())
-        } else {
-            self.fallback.get_or_init(|| self.resolve())
-        }
+        self.resolved
+            .get(self.provider.is_some(), || self.resolve())
     }
 
     fn resolve(&self) -> Resolved {

@@ -36,6 +36,10 @@ impl fmt::Display for Secret {
 
 /// Query parameters whose values carry credentials (SPEC 8; the semantic conventions name the
 /// first ones), compared case-insensitively.
+#[cfg_attr(
+    not(any(feature = "axum", feature = "actix", feature = "reqwest")),
+    allow(dead_code)
+)]
 const CREDENTIAL_PARAMS: &[&str] = &[
     "sig",
     "signature",
@@ -55,6 +59,10 @@ const CREDENTIAL_PARAMS: &[&str] = &[
     "x-amz-security-token",
 ];
 
+#[cfg_attr(
+    not(any(feature = "axum", feature = "actix", feature = "reqwest")),
+    allow(dead_code)
+)]
 fn is_credential(pair: &str) -> bool {
     let key = pair.split_once('=').map_or(pair, |(k, _)| k);
     CREDENTIAL_PARAMS
@@ -64,6 +72,10 @@ fn is_credential(pair: &str) -> bool {
 
 /// `query` (without its `?`) with the values of credential parameters replaced by
 /// `REDACTED`; borrowed (no allocation) when there is none.
+#[cfg_attr(
+    not(any(feature = "axum", feature = "actix", feature = "reqwest")),
+    allow(dead_code)
+)]
 pub(crate) fn redact_query(query: &str) -> Cow<'_, str> {
     if !query.split('&').any(is_credential) {
         return Cow::Borrowed(query);

@@ -141,14 +141,19 @@ pub(crate) fn count_late(n: u64) {
 
 static PANIC_WARNED: AtomicBool = AtomicBool::new(false);
 
-/// Counts `n` spans lost to an exporter's panic; logs the first panic of the process.
-pub(crate) fn count_panic(counters: &ExportCounters, n: u64, payload: &(dyn std::any::Any + Send)) {
-    counters.dropped_panic.fetch_add(n, Ordering::Relaxed);
-    let message = payload
+/// A panic's payload as text (what `panic!` was given).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
         .downcast_ref::<&str>()
         .map(|s| (*s).to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic with a non-string payload".to_string());
+        .unwrap_or_else(|| "panic with a non-string payload".to_string())
+}
+
+/// Counts `n` spans lost to an exporter's panic; logs the first panic of the process.
+pub(crate) fn count_panic(counters: &ExportCounters, n: u64, payload: &(dyn std::any::Any + Send)) {
+    counters.dropped_panic.fetch_add(n, Ordering::Relaxed);
+    let message = panic_message(payload);
     counters.set_last_error(format!("an exporter panicked: {message}"));
     if !PANIC_WARNED.swap(true, Ordering::Relaxed) {
         tracing::warn!(

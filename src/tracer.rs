@@ -9,7 +9,7 @@ use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{SpanBuilder, TraceContextExt, Tracer};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use opentelemetry::propagation::TextMapPropagator;
 
@@ -24,6 +24,58 @@ pub(crate) struct Resolution {
     pub(crate) tracer: AnyTracer,
     pub(crate) propagator: Option<SharedPropagator>,
     pub(crate) installed: Option<Arc<Installed>>,
+}
+
+/// A middleware's resolved state, made at its first use. It is kept for good once it was
+/// resolved against something installed (or the middleware's own provider); made while
+/// nothing is installed (the global, no-op tracer), it is kept only until something is, so a
+/// request that arrives before `init_from_settings()` does not leave the middleware on a no-op
+/// tracer for ever. After that first resolution, a use costs one atomic load.
+#[derive(Debug)]
+pub(crate) struct Resolving<T> {
+    /// Resolved against what is installed: for good.
+    cell: Arc<OnceLock<T>>,
+    /// Resolved while nothing is installed.
+    fallback: Arc<OnceLock<T>>,
+}
+
+impl<T> Clone for Resolving<T> {
+    fn clone(&self) -> Self {
+        Resolving {
+            cell: self.cell.clone(),
+            fallback: self.fallback.clone(),
+        }
+    }
+}
+
+impl<T> Default for Resolving<T> {
+    fn default() -> Self {
+        Resolving {
+            cell: Arc::new(OnceLock::new()),
+            fallback: Arc::new(OnceLock::new()),
+        }
+    }
+}
+
+impl<T> Resolving<T> {
+    /// The state, resolving it with `resolve` when needed; `own_provider`: the middleware was
+    /// given a provider of its own, so what is installed does not matter.
+    pub(crate) fn get(&self, own_provider: bool, resolve: impl FnOnce() -> T) -> &T {
+        if let Some(state) = self.cell.get() {
+            return state;
+        }
+        if own_provider || installed().is_some() {
+            self.cell.get_or_init(resolve)
+        } else {
+            self.fallback.get_or_init(resolve)
+        }
+    }
+
+    /// Whether it was resolved for good.
+    #[cfg(feature = "reqwest")]
+    pub(crate) fn is_resolved(&self) -> bool {
+        self.cell.get().is_some()
+    }
 }
 
 /// Resolves a middleware's overrides against what is installed now: the override, else the

@@ -128,6 +128,14 @@ fn by_url<'a>(envelopes: &'a [Value], suffix: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no request envelope for {suffix}: {envelopes:#?}"))
 }
 
+/// A loader reading only `vars` (no settings file, no process environment).
+fn env_loader(vars: &[(&str, &str)]) -> opencensus_settings::SettingsLoader {
+    opencensus_settings::Settings::loader()
+        .env(vars.iter().copied())
+        .current_dir("/nonexistent")
+        .executable_dir(None)
+}
+
 fn first_exception(envelopes: &[Value]) -> &Value {
     envelopes
         .iter()
@@ -639,15 +647,12 @@ async fn an_error_span_with_a_long_utf8_url_is_delivered_with_its_exception() {
         "AzureExporter(connection_string='{}', export_interval=3600, enable_local_storage=False, compression='none')",
         ingest.connection_string()
     );
-    let settings = opencensus_settings::Settings::loader()
-        .env([
-            ("OPENCENSUS__TRACE__SAMPLER", "AlwaysOnSampler()"),
-            ("OPENCENSUS__TRACE__EXPORTER", spec.as_str()),
-        ])
-        .executable_dir(None)
-        .current_dir(std::env::temp_dir())
-        .load()
-        .unwrap();
+    let settings = env_loader(&[
+        ("OPENCENSUS__TRACE__SAMPLER", "AlwaysOnSampler()"),
+        ("OPENCENSUS__TRACE__EXPORTER", &spec),
+    ])
+    .load()
+    .unwrap();
     let telemetry = opencensus_settings::build(settings).unwrap();
     let tracer = telemetry.tracer_provider().unwrap().tracer("test");
     let url = format!("https://example.com/{}é?q=1", "a".repeat(2027));
@@ -724,12 +729,7 @@ fn huge_durations_are_settings_errors_that_name_the_range() {
             "timeout",
         ),
     ] {
-        let loader = || {
-            opencensus_settings::Settings::loader()
-                .env([("OPENCENSUS__TRACE__EXPORTER", spec.as_str())])
-                .current_dir("/nonexistent")
-                .executable_dir(None)
-        };
+        let loader = || env_loader(&[("OPENCENSUS__TRACE__EXPORTER", &spec)]);
         let outcome = opencensus_settings::check(loader());
         assert!(!outcome.is_ok(), "{spec}");
         assert!(outcome.to_string().contains(needle), "{spec}:\n{outcome}");
@@ -741,10 +741,7 @@ fn huge_durations_are_settings_errors_that_name_the_range() {
     let spec = format!(
         "AzureExporter(connection_string='{cs}', export_interval=86400, timeout=3600, enable_local_storage=False)"
     );
-    let settings = opencensus_settings::Settings::loader()
-        .env([("OPENCENSUS__TRACE__EXPORTER", spec.as_str())])
-        .current_dir("/nonexistent")
-        .executable_dir(None)
+    let settings = env_loader(&[("OPENCENSUS__TRACE__EXPORTER", &spec)])
         .load()
         .unwrap();
     let telemetry = opencensus_settings::build(settings).unwrap();
@@ -846,18 +843,15 @@ async fn upstream_sampled_requests_count_once() {
         "AzureExporter(connection_string='{}', export_interval=3600, enable_local_storage=False)",
         ingest.connection_string()
     );
-    let settings = opencensus_settings::Settings::loader()
-        .env([
-            (
-                "OPENCENSUS__TRACE__SAMPLER",
-                "ProbabilitySampler(rate=0.0001)",
-            ),
-            ("OPENCENSUS__TRACE__EXPORTER", spec.as_str()),
-        ])
-        .executable_dir(None)
-        .current_dir(std::env::temp_dir())
-        .load()
-        .unwrap();
+    let settings = env_loader(&[
+        (
+            "OPENCENSUS__TRACE__SAMPLER",
+            "ProbabilitySampler(rate=0.0001)",
+        ),
+        ("OPENCENSUS__TRACE__EXPORTER", &spec),
+    ])
+    .load()
+    .unwrap();
     let telemetry = opencensus_settings::build(settings).unwrap();
     let provider = telemetry.tracer_provider().unwrap().clone();
     let tracer = provider.tracer("handler");
@@ -933,15 +927,10 @@ fn the_report_shows_the_cloud_role_the_envelopes_carry() {
         ),
         (format!("AzureExporter(connection_string='{cs}')"), "orders"),
     ] {
-        let outcome = opencensus_settings::check(
-            opencensus_settings::Settings::loader()
-                .env([
-                    ("OPENCENSUS__TRACE__EXPORTER", spec.as_str()),
-                    ("OTEL_SERVICE_NAME", "orders"),
-                ])
-                .current_dir("/nonexistent")
-                .executable_dir(None),
-        );
+        let outcome = opencensus_settings::check(env_loader(&[
+            ("OPENCENSUS__TRACE__EXPORTER", &spec),
+            ("OTEL_SERVICE_NAME", "orders"),
+        ]));
         assert!(outcome.is_ok(), "{outcome}");
         let line = outcome
             .report

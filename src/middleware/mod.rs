@@ -14,7 +14,7 @@ pub(crate) mod tower;
 use std::borrow::Cow;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt};
@@ -22,7 +22,9 @@ use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use crate::exclude::PathExcludeList;
-use crate::tracer::{AnyTracer, known_method};
+use crate::tracer::{AnyTracer, Resolving, known_method};
+use name::known_span_name;
+#[cfg(feature = "axum")]
 use name::span_name;
 
 /// What the adapters know about a request.
@@ -144,32 +146,21 @@ impl Overrides {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct LazyShared {
     overrides: Overrides,
-    /// Resolved against what is installed (or the layer's own provider): for good.
-    cell: Arc<OnceLock<Shared>>,
-    /// Resolved while nothing is installed (the global tracer): used only until something
-    /// is, so a request that arrives before `init_from_settings()` does not leave the layer on
-    /// a no-op tracer for ever.
-    fallback: Arc<OnceLock<Shared>>,
+    cell: Resolving<Shared>,
 }
 
 impl LazyShared {
     pub(crate) fn new(overrides: Overrides) -> Self {
         LazyShared {
             overrides,
-            cell: Arc::new(OnceLock::new()),
-            fallback: Arc::new(OnceLock::new()),
+            cell: Resolving::default(),
         }
     }
 
     pub(crate) fn get(&self) -> &Shared {
-        if let Some(shared) = self.cell.get() {
-            return shared;
-        }
-        if self.overrides.provider.is_some() || crate::install::installed().is_some() {
-            self.cell.get_or_init(|| self.overrides.resolve())
-        } else {
-            self.fallback.get_or_init(|| self.overrides.resolve())
-        }
+        self.cell.get(self.overrides.provider.is_some(), || {
+            self.overrides.resolve()
+        })
     }
 }
 
@@ -261,12 +252,12 @@ impl Shared {
         // Nothing but the method before the sampler decides: a sampled-out request builds no
         // name and no attributes.
         let builder =
-            SpanBuilder::from_name(span_name(req.method, None)).with_kind(SpanKind::Server);
+            SpanBuilder::from_name(known_span_name(method, None)).with_kind(SpanKind::Server);
         let (cx, recording) = self.tracer.start(builder, &parent);
         if recording {
             let span = cx.span();
             if req.route.is_some() {
-                span.update_name(span_name(req.method, req.route));
+                span.update_name(known_span_name(method, req.route));
             }
             let mut attrs = Vec::with_capacity(14);
             attrs.push(KeyValue::new(
@@ -366,11 +357,7 @@ impl RequestSpan {
 
     /// Ends the span for a panic (type `panic`, the payload as the message).
     pub(crate) fn panicked(self, payload: &(dyn std::any::Any + Send)) {
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "panic with a non-string payload".to_string());
+        let message = crate::stats::panic_message(payload);
         self.finish(None, Some(&HandlerError::new("panic", message)));
     }
 }

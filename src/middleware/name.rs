@@ -13,11 +13,23 @@
 
 use std::borrow::Cow;
 
+#[cfg(feature = "axum")]
 use crate::tracer::known_method;
 
-/// The span name for a request of `method` (as received) that matched `route`.
+/// The span name for a request of `method` (as received) that matched `route` (the nested
+/// layer's rename, which has the method only as received).
+#[cfg(feature = "axum")]
 pub(crate) fn span_name(method: &str, route: Option<&str>) -> Cow<'static, str> {
-    let method = known_method(method).unwrap_or("HTTP");
+    known_span_name(known_method(method), route)
+}
+
+/// [`span_name`] for a method already looked up with `known_method` (`None`: not standard),
+/// so the request path looks it up once.
+pub(crate) fn known_span_name(
+    method: Option<&'static str>,
+    route: Option<&str>,
+) -> Cow<'static, str> {
+    let method = method.unwrap_or("HTTP");
     match route {
         Some(route) => Cow::Owned(format!("{method} {route}")),
         None => Cow::Borrowed(method),
@@ -26,7 +38,12 @@ pub(crate) fn span_name(method: &str, route: Option<&str>) -> Cow<'static, str> 
 
 #[cfg(test)]
 mod tests {
-    use super::span_name;
+    use super::known_span_name;
+    use crate::tracer::known_method;
+
+    fn span_name(method: &str, route: Option<&str>) -> String {
+        known_span_name(known_method(method), route).into_owned()
+    }
 
     #[test]
     fn the_naming_rule() {

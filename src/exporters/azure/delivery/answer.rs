@@ -107,7 +107,7 @@ pub(crate) fn partial_errors(body: &[u8]) -> Option<Vec<ItemError>> {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
 
@@ -179,7 +179,6 @@ mod tests {
         assert_eq!(retry_after(Some(&in_an_hour), now), None);
         let past = httpdate::fmt_http_date(now - Duration::from_secs(30));
         assert_eq!(retry_after(Some(&past), now), None);
-        let _ = SystemTime::now();
     }
 
     #[test]

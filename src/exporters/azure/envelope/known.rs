@@ -52,6 +52,8 @@ pub(super) struct Known<'a> {
     pub(super) rpc_system: Option<&'a Value>,
     pub(super) user_id: Option<&'a Value>,
     pub(super) enduser_id: Option<&'a Value>,
+    /// `_MS.sampleRate`: the span's own sampling percentage (its parent decided).
+    pub(super) sample_rate: Option<&'a Value>,
     pub(super) http_prefix: bool,
     pub(super) db_prefix: bool,
 }
@@ -106,6 +108,7 @@ impl<'a> Known<'a> {
                 "rpc.system" => &mut k.rpc_system,
                 "user.id" => &mut k.user_id,
                 "enduser.id" => &mut k.enduser_id,
+                crate::samplers::SAMPLE_RATE_KEY => &mut k.sample_rate,
                 _ => {
                     if key.starts_with("ai.")
                         && let Some(i) = tag_index(key)

@@ -92,12 +92,7 @@ impl EnvelopeWriter {
     /// A writer for `instrumentation_key` and a sampling percentage (`sampleRate`).
     pub(crate) fn new(instrumentation_key: &str, sample_rate: f64) -> EnvelopeWriter {
         let mut head = Vec::with_capacity(80);
-        head.extend_from_slice(b"\"sampleRate\":");
-        match serde_json::to_vec(&sample_rate) {
-            Ok(v) => head.extend_from_slice(&v),
-            Err(_) => head.extend_from_slice(b"100.0"),
-        }
-        head.push(b',');
+        write_rate(&mut head, sample_rate);
         let mut ikey = Vec::with_capacity(60);
         ikey.extend_from_slice(b"\"iKey\":");
         json_str(&mut ikey, instrumentation_key, 40);
@@ -165,25 +160,18 @@ impl EnvelopeWriter {
         } else {
             &self.resource_tags
         };
+        let mut tags = base_tags(base);
+        let k = Known::scan(span, &mut tags);
         // SPEC 12: a span whose sampling the parent decided carries the rate that describes it
         // (`_MS.sampleRate`, as Microsoft's samplers set it); it and its events use that.
-        let own_head;
-        let head: &[u8] = match sample_rate_override(span) {
-            Some(rate) => {
-                let mut h = Vec::with_capacity(self.head.len());
-                h.extend_from_slice(b"\"sampleRate\":");
-                match serde_json::to_vec(&rate) {
-                    Ok(v) => h.extend_from_slice(&v),
-                    Err(_) => h.extend_from_slice(b"100.0"),
-                }
-                h.push(b',');
-                h.extend_from_slice(&self.ikey);
-                own_head = h;
-                &own_head
-            }
-            None => &self.head,
-        };
-        self.span(span, base, head, out);
+        let own_head = k.sample_rate.and_then(sample_rate_override).map(|rate| {
+            let mut h = Vec::with_capacity(self.head.len());
+            write_rate(&mut h, rate);
+            h.extend_from_slice(&self.ikey);
+            h
+        });
+        let head = own_head.as_deref().unwrap_or(&self.head);
+        self.span(span, tags, &k, head, out);
         for event in span.events.iter() {
             out.push(b',');
             self.event(span, event, base, head, out);
@@ -212,15 +200,15 @@ impl EnvelopeWriter {
         out.extend_from_slice(b"\",\"baseData\":{\"ver\":2");
     }
 
-    fn span(&self, span: &SpanData, base: &[Option<String>], head: &[u8], out: &mut Vec<u8>) {
+    fn span<'a>(
+        &self,
+        span: &'a SpanData,
+        mut tags: Tags<'a>,
+        k: &Known<'a>,
+        head: &[u8],
+        out: &mut Vec<u8>,
+    ) {
         let request = matches!(span.span_kind, SpanKind::Server | SpanKind::Consumer);
-        let mut tags: Tags<'_> = [None; TAGS.len()];
-        for (slot, value) in tags.iter_mut().zip(base) {
-            if let Some(v) = value {
-                *slot = Some(Tag::Str(v));
-            }
-        }
-        let k = Known::scan(span, &mut tags);
         let method = k.method.or(k.method_old);
         let status = k.status.or(k.status_old);
         let error = matches!(span.status, Status::Error { .. });
@@ -241,10 +229,10 @@ impl EnvelopeWriter {
         }
         if request {
             self.open(REQUEST, span.start_time, head, &tags, out);
-            self.request(span, &k, method, status, error, out);
+            self.request(span, k, method, status, error, out);
         } else {
             self.open(DEPENDENCY, span.start_time, head, &tags, out);
-            self.dependency(span, &k, status, out);
+            self.dependency(span, k, status, out);
         }
         out.extend_from_slice(b"}}}");
     }
@@ -496,12 +484,7 @@ impl EnvelopeWriter {
         head: &[u8],
         out: &mut Vec<u8>,
     ) {
-        let mut tags: Tags<'_> = [None; TAGS.len()];
-        for (slot, value) in tags.iter_mut().zip(base) {
-            if let Some(v) = value {
-                *slot = Some(Tag::Str(v));
-            }
-        }
+        let mut tags = base_tags(base);
         tags[T_OPERATION_ID] = Some(Tag::Trace(span.span_context.trace_id()));
         tags[T_PARENT_ID] = Some(Tag::Span(span.span_context.span_id()));
         let attrs = &event.attributes;
@@ -661,19 +644,35 @@ fn hex_into(out: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
-/// The span's own sampling percentage, when its sampler set one (`_MS.sampleRate`, 0 to 100).
-fn sample_rate_override(span: &SpanData) -> Option<f64> {
-    let kv = span
-        .attributes
-        .iter()
-        .rev()
-        .find(|kv| kv.key.as_str() == crate::samplers::SAMPLE_RATE_KEY)?;
-    let rate = match &kv.value {
+/// A span's own sampling percentage (`_MS.sampleRate`), when it is one (0 < rate <= 100).
+fn sample_rate_override(v: &Value) -> Option<f64> {
+    let rate = match v {
         Value::F64(f) => *f,
         Value::I64(i) => *i as f64,
         _ => return None,
     };
     (rate.is_finite() && rate > 0.0 && rate <= 100.0).then_some(rate)
+}
+
+/// `"sampleRate":…,`
+fn write_rate(out: &mut Vec<u8>, rate: f64) {
+    out.extend_from_slice(b"\"sampleRate\":");
+    match serde_json::to_vec(&rate) {
+        Ok(v) => out.extend_from_slice(&v),
+        Err(_) => out.extend_from_slice(b"100.0"),
+    }
+    out.push(b',');
+}
+
+/// An envelope's tags, starting from those of the resource (and scope).
+fn base_tags(base: &[Option<String>]) -> Tags<'_> {
+    let mut tags: Tags<'_> = [None; TAGS.len()];
+    for (slot, value) in tags.iter_mut().zip(base) {
+        if let Some(v) = value {
+            *slot = Some(Tag::Str(v));
+        }
+    }
+    tags
 }
 
 fn status_number(v: &Value) -> Option<i64> {

@@ -46,6 +46,8 @@ pub(crate) struct Snippet {
     pub(crate) span: std::ops::Range<usize>,
     /// Byte ranges that are secrets: printed as `*`.
     pub(crate) redact: Vec<std::ops::Range<usize>>,
+    /// The number the gutter gives the text's first line (its line in the file).
+    pub(crate) first_line: usize,
 }
 
 /// One problem: what was wrong, where it came from, and what would be accepted.
@@ -96,7 +98,16 @@ impl Problem {
             text: text.into(),
             span,
             redact,
+            first_line: 1,
         });
+        self
+    }
+
+    /// Numbers the snippet's gutter from `line` (the file line its text starts on).
+    pub(crate) fn first_line(mut self, line: usize) -> Self {
+        if let Some(snippet) = &mut self.0.snippet {
+            snippet.first_line = line.max(1);
+        }
         self
     }
 
@@ -164,11 +175,12 @@ impl fmt::Display for Problem {
             (None, None) => {}
         }
         if let Some(snippet) = &self.0.snippet {
-            let rendered = crate::spec::render_snippet(
+            let rendered = crate::spec::render::render_snippet_from(
                 &snippet.text,
                 snippet.span.clone(),
                 &snippet.redact,
                 "",
+                snippet.first_line,
             );
             write!(f, "\n{rendered}")?;
         }

@@ -335,6 +335,18 @@ impl ThreadProcessor {
 }
 
 impl ThreadProcessor {
+    /// Counts a span dropped at a full queue, and says so now (once a minute).
+    fn dropped_queue_full(&self) {
+        self.counters
+            .dropped_queue_full
+            .fetch_add(1, Ordering::Relaxed);
+        crate::diag::report(
+            crate::diag::Kind::QueueFull,
+            "spans dropped: the export queue is full (the exporter falls behind the load); \
+             they are counted as dropped_queue_full",
+        );
+    }
+
     /// One try to queue a span; rings the export thread when a batch is full.
     fn offer(
         &self,
@@ -379,9 +391,7 @@ impl SpanProcessor for ThreadProcessor {
         // runtime's thread (tokio, actix) the request must never wait for telemetry: drop and
         // count. A plain thread may wait a little for room; drop (counted) only if none comes.
         if tokio::runtime::Handle::try_current().is_ok() {
-            self.counters
-                .dropped_queue_full
-                .fetch_add(1, Ordering::Relaxed);
+            self.dropped_queue_full();
             self.signal.full.notify_one();
             return;
         }
@@ -401,9 +411,7 @@ impl SpanProcessor for ThreadProcessor {
                 }
                 Err(std::sync::mpsc::TrySendError::Full(back)) => {
                     if std::time::Instant::now() >= deadline {
-                        self.counters
-                            .dropped_queue_full
-                            .fetch_add(1, Ordering::Relaxed);
+                        self.dropped_queue_full();
                         return;
                     }
                     span = back;

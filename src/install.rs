@@ -1,7 +1,6 @@
 //! Validate everything, then install: the global tracer provider, the global propagator and
 //! the settings the middleware reads. The [`Telemetry`] guard flushes and shuts down on drop.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -189,14 +188,10 @@ fn construct(settings: Settings, resolved: Resolved, global: bool) -> Result<Tel
     let report = resolved.report;
     if global {
         global::set_text_map_propagator(PropagatorHandle(propagator));
-        match &provider {
-            Some((p, _)) => {
-                global::set_tracer_provider(p.clone());
-            }
-            None => {
-                global::set_tracer_provider(NoopTracerProvider::new());
-            }
-        }
+        set_global(match &provider {
+            Some((p, _)) => GlobalState::Sdk(p.clone()),
+            None => GlobalState::Disabled,
+        });
         if let Ok(mut current) = CURRENT.write() {
             *current = Some(installed.clone());
         }
@@ -324,38 +319,45 @@ impl Telemetry {
         if let Some(provider) = self.provider.take() {
             if self.global {
                 // Spans started after this point go to a provider that counts them.
-                global::set_tracer_provider(LateProvider);
+                set_global(GlobalState::Late);
             }
             if let Err(err) = provider.shutdown_with_timeout(self.grace) {
-                tracing::warn!(target: "opencensus_settings", "tracing shutdown: {err}");
+                crate::diag::warn(format_args!("tracing shutdown: {err}"));
             }
             let stats = self.export_counters.snapshot();
             if stats.in_flight > 0 {
-                tracing::warn!(
-                    target: "opencensus_settings",
+                crate::diag::warn(format_args!(
                     "{} spans were still being exported when the shutdown grace period ({:?}) ended; they are lost",
-                    stats.in_flight,
-                    self.grace
-                );
+                    stats.in_flight, self.grace
+                ));
             }
             if stats.failed > 0 || stats.dropped() > 0 {
-                tracing::warn!(
-                    target: "opencensus_settings",
-                    exported = stats.exported,
-                    delivered = stats.delivered,
-                    stored = stats.stored,
-                    failed = stats.failed,
-                    dropped_queue_full = stats.dropped_queue_full,
-                    dropped_invalid = stats.dropped_invalid,
-                    dropped_quota = stats.dropped_quota,
-                    dropped_storage_full = stats.dropped_storage_full,
-                    dropped_no_storage = stats.dropped_no_storage,
-                    dropped_expired = stats.dropped_expired,
-                    last_error = self.export_counters.last_error().unwrap_or_default(),
-                    "telemetry was lost: {} items dropped, {} spans failed to export",
+                let mut causes = Vec::new();
+                for (name, n) in [
+                    ("queue_full", stats.dropped_queue_full),
+                    ("invalid", stats.dropped_invalid),
+                    ("quota", stats.dropped_quota),
+                    ("storage_full", stats.dropped_storage_full),
+                    ("no_storage", stats.dropped_no_storage),
+                    ("expired", stats.dropped_expired),
+                    ("panic", stats.dropped_panic),
+                ] {
+                    if n > 0 {
+                        causes.push(format!("{name}={n}"));
+                    }
+                }
+                let last = self
+                    .export_counters
+                    .last_error()
+                    .map_or_else(String::new, |e| format!("; last error: {e}"));
+                crate::diag::warn(format_args!(
+                    "telemetry was lost: {} items dropped ({}), {} spans failed to export; {} delivered, {} stored{last}",
                     stats.dropped(),
-                    stats.failed
-                );
+                    if causes.is_empty() { "none".to_string() } else { causes.join(", ") },
+                    stats.failed,
+                    stats.delivered,
+                    stats.stored,
+                ));
             } else if stats.stored > stats.resent {
                 tracing::info!(
                     target: "opencensus_settings",
@@ -373,9 +375,10 @@ impl Telemetry {
                 }
             }
         } else if self.global {
-            global::set_tracer_provider(LateProvider);
+            set_global(GlobalState::Late);
         }
         if self.global {
+            crate::stats::note_shutdown();
             if let Ok(mut current) = CURRENT.write() {
                 *current = None;
             }
@@ -454,24 +457,54 @@ impl opentelemetry::propagation::TextMapPropagator for PropagatorHandle {
     }
 }
 
-/// The global provider after shutdown: records nothing, counts what it is asked to record.
-#[derive(Debug, Clone, Copy)]
-struct LateProvider;
+/// What the global tracer provider hands out.
+#[derive(Debug, Clone)]
+enum GlobalState {
+    Sdk(SdkTracerProvider),
+    /// `OTEL_SDK_DISABLED=true`.
+    Disabled,
+    /// After shutdown: spans are counted, not recorded.
+    Late,
+}
 
-#[derive(Debug, Clone, Copy)]
-struct LateTracer;
+static GLOBAL: RwLock<Option<GlobalState>> = RwLock::new(None);
 
-impl TracerProvider for LateProvider {
-    type Tracer = LateTracer;
-
-    fn tracer_with_scope(&self, _scope: InstrumentationScope) -> Self::Tracer {
-        LateTracer
-    }
-
-    fn tracer(&self, _name: impl Into<Cow<'static, str>>) -> Self::Tracer {
-        LateTracer
+/// Makes `state` what the global tracer provider hands out. OpenTelemetry's global provider
+/// is set once per process, to a [`GlobalProvider`] that reads [`GLOBAL`]; later installs and
+/// shutdowns only swap the state (each `set_tracer_provider` logs "Global tracer provider is
+/// set", which at shutdown said the opposite of what happened).
+fn set_global(state: GlobalState) {
+    let first = match GLOBAL.write() {
+        Ok(mut g) => g.replace(state).is_none(),
+        Err(_) => return,
+    };
+    if first {
+        global::set_tracer_provider(GlobalProvider);
     }
 }
+
+/// The process's global tracer provider: the installed one, or what stands in for it.
+#[derive(Debug, Clone, Copy)]
+struct GlobalProvider;
+
+impl TracerProvider for GlobalProvider {
+    type Tracer = global::BoxedTracer;
+
+    fn tracer_with_scope(&self, scope: InstrumentationScope) -> Self::Tracer {
+        let state = GLOBAL.read().ok().and_then(|g| g.clone());
+        match state {
+            Some(GlobalState::Sdk(p)) => global::BoxedTracer::new(Box::new(p.tracer_with_scope(scope))),
+            Some(GlobalState::Disabled) | None => global::BoxedTracer::new(Box::new(
+                NoopTracerProvider::new().tracer_with_scope(scope),
+            )),
+            Some(GlobalState::Late) => global::BoxedTracer::new(Box::new(LateTracer)),
+        }
+    }
+}
+
+/// The global tracer after shutdown: records nothing, counts what it is asked to record.
+#[derive(Debug, Clone, Copy)]
+struct LateTracer;
 
 impl Tracer for LateTracer {
     type Span = NoopSpan;

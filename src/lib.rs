@@ -45,6 +45,7 @@
 // middleware. A module imports only from layers below its own.
 mod builtins;
 mod check;
+mod diag;
 #[cfg(feature = "reqwest")]
 pub mod client;
 mod environment;
@@ -72,9 +73,9 @@ mod tracer;
 
 pub use check::{CheckOutcome, check};
 #[cfg(any(feature = "axum", feature = "actix"))]
-pub use middleware::HandlerError;
+pub use middleware::{HandlerError, TracedError};
 #[cfg(feature = "axum")]
-pub use middleware::tower::{OpencensusLayer, OpencensusService, ResponseFuture, TracedError};
+pub use middleware::tower::{OpencensusLayer, OpencensusService, ResponseFuture};
 
 /// The actix-web 4 middleware (feature `actix`).
 #[cfg(feature = "actix")]

@@ -11,7 +11,7 @@ use crate::exclude::{ExcludeEntryError, HostExcludeList, PathExcludeList};
 use crate::origin::{Origin, Setting};
 use crate::registry::args::{Built, build_described};
 use crate::registry::{
-    ArgError, ComponentKind, ExporterComponent, PropagatorComponent, Registry, SamplerComponent,
+    ArgError, ComponentKind, ExporterComponent, PropagatorComponent, SamplerComponent,
 };
 use crate::report::{ReportLine, StartupReport};
 use crate::settings::Settings;
@@ -42,7 +42,7 @@ fn spec_problem(
     message: String,
     span: Span,
     help: Vec<String>,
-    registry: &Registry,
+    settings: &Settings,
 ) -> Problem {
     let mut p = Problem::new(kind, message)
         .key(key.name())
@@ -50,8 +50,9 @@ fn spec_problem(
         .snippet(
             setting.value.clone(),
             span,
-            registry.secret_spans(&setting.value),
-        );
+            settings.registry().secret_spans(&setting.value),
+        )
+        .first_line(settings.first_lines.get(&key).copied().unwrap_or(1));
     for h in help {
         p = p.help(h);
     }
@@ -92,7 +93,7 @@ fn resolve_spec(
             format!("invalid spec string: {}", e.message),
             e.span.clone(),
             help,
-            registry,
+            settings,
         )
     })?;
     build_described(registry, &call, kind, Some(settings.environment())).map_err(|e: ArgError| {
@@ -105,7 +106,7 @@ fn resolve_spec(
             return p;
         }
         let span = e.span.clone().unwrap_or(call.span.clone());
-        spec_problem(key, setting, e.kind, e.message, span, e.help, registry)
+        spec_problem(key, setting, e.kind, e.message, span, e.help, settings)
     })
 }
 

@@ -117,6 +117,18 @@ impl ExportCounters {
     }
 }
 
+static SHUT_DOWN: AtomicBool = AtomicBool::new(false);
+
+/// Notes that a globally installed guard was dropped (or shut down).
+pub(crate) fn note_shutdown() {
+    SHUT_DOWN.store(true, Ordering::Relaxed);
+}
+
+/// Whether a globally installed guard was dropped in this process.
+pub(crate) fn was_shut_down() -> bool {
+    SHUT_DOWN.load(Ordering::Relaxed)
+}
+
 static LATE_SPANS: AtomicU64 = AtomicU64::new(0);
 static LATE_WARNED: AtomicBool = AtomicBool::new(false);
 
@@ -131,15 +143,12 @@ pub fn spans_after_shutdown() -> u64 {
 pub(crate) fn count_late(n: u64) {
     LATE_SPANS.fetch_add(n, Ordering::Relaxed);
     if !LATE_WARNED.swap(true, Ordering::Relaxed) {
-        tracing::warn!(
-            target: "opencensus_settings",
+        crate::diag::warn(
             "spans ended after the Telemetry guard was dropped are not exported; keep the guard alive \
-             for the life of the app (`let _telemetry = init_from_settings()?;`, not `let _ = ...`)"
+             for the life of the app (`let _telemetry = init_from_settings()?;`, not `let _ = ...`)",
         );
     }
 }
-
-static PANIC_WARNED: AtomicBool = AtomicBool::new(false);
 
 /// A panic's payload as text (what `panic!` was given).
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -150,15 +159,15 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "panic with a non-string payload".to_string())
 }
 
-/// Counts `n` spans lost to an exporter's panic; logs the first panic of the process.
+/// Counts `n` spans lost to an exporter's panic; says so now (once a minute).
 pub(crate) fn count_panic(counters: &ExportCounters, n: u64, payload: &(dyn std::any::Any + Send)) {
     counters.dropped_panic.fetch_add(n, Ordering::Relaxed);
     let message = panic_message(payload);
     counters.set_last_error(format!("an exporter panicked: {message}"));
-    if !PANIC_WARNED.swap(true, Ordering::Relaxed) {
-        tracing::warn!(
-            target: "opencensus_settings",
-            "an exporter panicked ({message}); its spans are counted as dropped_panic and exporting goes on"
-        );
-    }
+    crate::diag::report(
+        crate::diag::Kind::Panic,
+        format_args!(
+            "an exporter panicked ({message}); its {n} spans are counted as dropped_panic and exporting goes on"
+        ),
+    );
 }

@@ -162,13 +162,21 @@ pub(crate) fn known_method(method: &str) -> Option<&'static str> {
 
 static NOT_INSTALLED_WARNED: AtomicBool = AtomicBool::new(false);
 
-/// Warns once per process that `who` ran before anything was installed.
+/// Warns once per process that `who` ran with nothing installed: before anything was, or
+/// after the guard was dropped.
 pub(crate) fn warn_not_installed(who: &str) {
     if !NOT_INSTALLED_WARNED.swap(true, Ordering::Relaxed) {
-        tracing::warn!(
-            target: "opencensus_settings",
-            "{who} ran before init_from_settings()/init_with(): it uses the global OpenTelemetry \
-             tracer and propagator and the default exclusion lists"
-        );
+        if crate::stats::was_shut_down() {
+            crate::diag::warn(format_args!(
+                "{who} serves requests after the Telemetry guard was dropped, so they are not \
+                 traced: `let _ = init_from_settings()?` drops the guard at once; bind it with \
+                 `let _telemetry = init_from_settings()?;` and keep it for the life of the app"
+            ));
+        } else {
+            crate::diag::warn(format_args!(
+                "{who} ran before init_from_settings()/init_with(): it uses the global OpenTelemetry \
+                 tracer and propagator and the default exclusion lists"
+            ));
+        }
     }
 }

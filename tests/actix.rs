@@ -54,6 +54,25 @@ async fn fail() -> Result<HttpResponse, BackendDown> {
     Err(BackendDown)
 }
 
+#[derive(Debug)]
+struct QuotaGone(u32);
+
+impl std::fmt::Display for QuotaGone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "quota {} is gone", self.0)
+    }
+}
+
+impl ResponseError for QuotaGone {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        actix_web::http::StatusCode::TOO_MANY_REQUESTS
+    }
+}
+
+async fn traced() -> Result<HttpResponse, opencensus_settings::TracedError<QuotaGone>> {
+    Err(QuotaGone(7))?
+}
+
 async fn teapot() -> HttpResponse {
     HttpResponse::build(actix_web::http::StatusCode::IM_A_TEAPOT).body("short and stout")
 }
@@ -106,6 +125,7 @@ impl TestServer {
                         .route("/", web::get().to(hello))
                         .route("/users/{id}", web::get().to(user))
                         .route("/fail", web::get().to(fail))
+                        .route("/traced", web::get().to(traced))
                         .route("/teapot", web::get().to(teapot))
                         .route("/boom", web::get().to(boom))
                         .route("/panic", web::get().to(panics))
@@ -338,14 +358,35 @@ async fn status_and_handler_errors() {
         .find(|kv| kv.key.as_str() == "exception.message")
         .map(|kv| kv.value.as_str().into_owned());
     assert_eq!(message.as_deref(), Some("the backend is down"));
-    assert!(
-        event
+    // Its own type (from its derived Debug), not `actix_web::Error` for every error.
+    let error_type = event
+        .attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == "exception.type")
+        .map(|kv| kv.value.as_str().into_owned());
+    assert_eq!(error_type.as_deref(), Some("BackendDown"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_traced_error_keeps_its_full_type_name_and_its_own_response() {
+    let server = TestServer::start(|m| m);
+    let (status, body) = server.get("/traced", &[]).await;
+    assert_eq!((status, body.as_str()), (429, "quota 7 is gone"));
+    let spans = server.exactly(1).await;
+    let span = server_span(&spans, "/traced");
+    assert_eq!(int_attr(span, "http.response.status_code"), Some(429));
+    assert!(matches!(span.status, Status::Error { .. }), "{span:?}");
+    assert_eq!(span.events.len(), 1, "{:?}", span.events);
+    let get = |key: &str| {
+        span.events[0]
             .attributes
             .iter()
-            .any(|kv| kv.key.as_str() == "exception.type" && !kv.value.as_str().is_empty()),
-        "{event:?}"
-    );
-
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| kv.value.as_str().into_owned())
+    };
+    assert_eq!(get("exception.type").as_deref(), Some("actix::QuotaGone"));
+    assert_eq!(get("exception.message").as_deref(), Some("quota 7 is gone"));
     server.stop().await;
 }
 

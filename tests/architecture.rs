@@ -12,6 +12,7 @@ use std::path::Path;
 const LAYERS: &[(&str, u8)] = &[
     ("origin", 0),
     ("secret", 0),
+    ("diag", 0),
     ("spec", 0),
     ("error", 0),
     ("environment", 0),

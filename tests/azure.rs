@@ -232,6 +232,16 @@ async fn requests_arrive_as_request_telemetry() {
         exception["tags"]["ai.operation.parentId"],
         fail["data"]["baseData"]["id"]
     );
+    // SPEC 12: found under the request's operation in the Failures view.
+    assert_eq!(exception["tags"]["ai.operation.name"], "GET /fail");
+    let sdk = exception["tags"]["ai.internal.sdkVersion"].as_str().unwrap();
+    assert!(
+        sdk.ends_with(&format!(
+            "m_rust:otel0.33.1:ext{}",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{sdk}"
+    );
     let details = &exception["data"]["baseData"]["exceptions"][0];
     assert!(
         details["typeName"].as_str().unwrap().ends_with("Down"),
@@ -582,7 +592,20 @@ async fn outgoing_calls_arrive_as_dependencies_in_the_same_operation() {
                 get(move || {
                     let client = client.clone();
                     async move {
-                        let r = client.get(format!("http://{addr}/users/1")).send().await;
+                        let r = client.get(format!("http://{addr}/users/1?x=2")).send().await;
+                        r.map(|r| r.status().as_u16()).unwrap_or(0).to_string()
+                    }
+                }),
+            )
+            .route(
+                "/unanswered",
+                get(move || {
+                    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+                        .with(opencensus_settings::client::TracingMiddleware::new())
+                        .build();
+                    async move {
+                        // Nothing listens on port 9 of loopback: no response at all.
+                        let r = client.post("http://127.0.0.1:9/orders").send().await;
                         r.map(|r| r.status().as_u16()).unwrap_or(0).to_string()
                     }
                 }),
@@ -590,6 +613,7 @@ async fn outgoing_calls_arrive_as_dependencies_in_the_same_operation() {
             .layer(OpencensusLayer::new());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         assert_eq!(get_path(addr, "/call", &[]).await, 200);
+        assert_eq!(get_path(addr, "/unanswered", &[]).await, 200);
         drop(telemetry);
         return;
     }
@@ -599,10 +623,12 @@ async fn outgoing_calls_arrive_as_dependencies_in_the_same_operation() {
     let out = app_child(name, &ingest, file).await;
     assert_ok(&out);
     let all = ingest
-        .wait_for("2 requests and a dependency", |e| {
-            requests(e).len() >= 2
+        .wait_for("3 requests and 2 dependencies", |e| {
+            requests(e).len() >= 3
                 && e.iter()
-                    .any(|x| x["name"] == "Microsoft.ApplicationInsights.RemoteDependency")
+                    .filter(|x| x["name"] == "Microsoft.ApplicationInsights.RemoteDependency")
+                    .count()
+                    >= 2
         })
         .await;
     assert!(ingest.rejected().is_empty(), "{:#?}", ingest.rejected());
@@ -614,10 +640,22 @@ async fn outgoing_calls_arrive_as_dependencies_in_the_same_operation() {
         .into_iter()
         .find(|e| e["data"]["baseData"]["name"] == "GET /users/{id}")
         .unwrap();
-    let dep = all
+    let deps: Vec<&Value> = all
         .iter()
-        .find(|e| e["name"] == "Microsoft.ApplicationInsights.RemoteDependency")
-        .unwrap();
+        .filter(|e| e["name"] == "Microsoft.ApplicationInsights.RemoteDependency")
+        .collect();
+    // SPEC 12: named `"{METHOD} {path}"` (no query) as Microsoft's exporters name them.
+    let dep = deps
+        .iter()
+        .find(|e| e["data"]["baseData"]["name"] == "GET /users/1")
+        .unwrap_or_else(|| panic!("{deps:#?}"));
+    let unanswered = deps
+        .iter()
+        .find(|e| e["data"]["baseData"]["name"] == "POST /orders")
+        .unwrap_or_else(|| panic!("{deps:#?}"));
+    assert_eq!(unanswered["data"]["baseData"]["resultCode"], "0");
+    assert_eq!(unanswered["data"]["baseData"]["success"], false);
+    assert_eq!(unanswered["data"]["baseData"]["target"], "127.0.0.1:9");
     let op = &call["tags"]["ai.operation.id"];
     assert_eq!(&dep["tags"]["ai.operation.id"], op);
     assert_eq!(&user["tags"]["ai.operation.id"], op);

@@ -312,6 +312,30 @@ fn pitfall_file_lines_are_kept_in_errors() {
     );
 }
 
+#[test]
+fn a_multi_line_spec_error_numbers_its_gutter_with_the_files_lines() {
+    let dir = Dir::new();
+    // The value starts on the line of its quotes: `servce_name` is on line 4 of the file.
+    dir.write(
+        "opencensus.toml",
+        "[OPENCENSUS.TRACE]\nSAMPLER = \"AlwaysOnSampler()\"\nEXPORTER = \"\"\"opencensus.trace.print_exporter.PrintExporter(\n    servce_name='x',\n)\"\"\"\n",
+    );
+    let err = check(dir.loader(&[])).error.unwrap().to_string();
+    assert!(err.contains("EXPORTER at "), "{err}");
+    assert!(err.contains(":3\n"), "{err}");
+    assert!(err.contains(" 4 |     servce_name='x',"), "{err}");
+    assert!(!err.contains(" 2 |"), "{err}");
+
+    // A newline right after the opening quotes is not part of the value: it starts on line 4,
+    // and `servce_name` is on line 5.
+    dir.write(
+        "opencensus.toml",
+        "[OPENCENSUS.TRACE]\nSAMPLER = \"AlwaysOnSampler()\"\nEXPORTER = \'\'\'\nopencensus.trace.print_exporter.PrintExporter(\n    servce_name='x',\n)\'\'\'\n",
+    );
+    let err = check(dir.loader(&[])).error.unwrap().to_string();
+    assert!(err.contains(" 5 |     servce_name='x',"), "{err}");
+}
+
 // --- keys ---------------------------------------------------------------------------------
 
 #[test]

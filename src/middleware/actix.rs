@@ -206,17 +206,87 @@ where
         let this = self.project();
         super::poll_request(this.inner, this.span, cx, |span, result| match result {
             Ok(response) => {
-                let error = response.response().error().map(actix_error);
+                let recorded = response.response().extensions().get::<HandlerError>().cloned();
+                let error = recorded.or_else(|| response.response().error().map(actix_error));
                 span.finish(Some(response.status().as_u16()), error.as_ref());
             }
             Err(error) => {
-                let status = error.as_response_error().status_code().as_u16();
-                span.finish(Some(status), Some(&actix_error(error)));
+                // The response actix will send for it says what it is (a TracedError puts
+                // its record there); only on the error path.
+                let answer = error.error_response();
+                let recorded = answer.extensions().get::<HandlerError>().cloned();
+                let status = answer.status().as_u16();
+                span.finish(
+                    Some(status),
+                    Some(&recorded.unwrap_or_else(|| actix_error(error))),
+                );
             }
         })
     }
 }
 
+/// An actix error as recorded: typed by the name its `Debug` starts with (what
+/// `#[derive(Debug)]` writes: `DbDown`, `DbDown(..)`, `DbDown { .. }`), so the Failures view
+/// keeps errors of different types apart; `actix_web::Error` when `Debug` names no type.
 fn actix_error(error: &actix_web::Error) -> HandlerError {
-    HandlerError::new("actix_web::Error", error.to_string())
+    let debug = format!("{:?}", error.as_response_error());
+    HandlerError::new(debug_type_name(&debug), error.to_string())
+}
+
+/// The type name a `Debug` text starts with: a path of identifiers whose last segment starts
+/// with an uppercase letter, followed by nothing, `(`, ` {` or `<`.
+fn debug_type_name(debug: &str) -> String {
+    let end = debug
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .unwrap_or(debug.len());
+    let (name, rest) = debug.split_at(end);
+    let last = name.rsplit("::").next().unwrap_or(name);
+    let type_like = last.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+        && !name.starts_with(':')
+        && !name.ends_with(':')
+        && (rest.is_empty() || rest.starts_with('(') || rest.starts_with(" {") || rest.starts_with('<'));
+    if type_like {
+        name.to_string()
+    } else {
+        "actix_web::Error".to_string()
+    }
+}
+
+/// actix-web: the response is `E`'s own, carrying the error for the middleware to record.
+impl<E> actix_web::ResponseError for super::TracedError<E>
+where
+    E: actix_web::ResponseError + 'static,
+{
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        self.0.status_code()
+    }
+
+    fn error_response(&self) -> actix_web::HttpResponse {
+        let mut response = self.0.error_response();
+        response.extensions_mut().insert(self.record());
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::debug_type_name;
+
+    #[test]
+    fn the_type_name_is_read_from_a_derived_debug() {
+        for (debug, want) in [
+            ("DbDown", "DbDown"),
+            ("DbDown(\"x\")", "DbDown"),
+            ("DbDown { code: 3 }", "DbDown"),
+            ("my_app::DbDown", "my_app::DbDown"),
+            ("Json<T>", "Json"),
+            ("db down", "actix_web::Error"),
+            ("\"text\"", "actix_web::Error"),
+            ("", "actix_web::Error"),
+            ("Overflow: 3", "actix_web::Error"),
+            ("a::", "actix_web::Error"),
+        ] {
+            assert_eq!(debug_type_name(debug), want, "{debug}");
+        }
+    }
 }

@@ -75,6 +75,59 @@ impl HandlerError {
     }
 }
 
+/// Wraps a handler's error so it is recorded on the request span (as an `exception` event
+/// with its own type name and message, span status error), while the response is `E`'s own.
+/// With axum, `E` is an `IntoResponse`; with actix-web, a `ResponseError`.
+///
+/// ```
+/// # #[cfg(feature = "axum")] {
+/// use axum::http::StatusCode;
+/// use opencensus_settings::TracedError;
+///
+/// #[derive(Debug)]
+/// struct NotReady;
+/// impl std::fmt::Display for NotReady {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("backend not ready") }
+/// }
+/// impl axum::response::IntoResponse for NotReady {
+///     fn into_response(self) -> axum::response::Response { StatusCode::SERVICE_UNAVAILABLE.into_response() }
+/// }
+///
+/// async fn handler() -> Result<&'static str, TracedError<NotReady>> {
+///     Err(NotReady)?
+/// }
+/// # }
+/// ```
+///
+/// actix-web records every error's type without it when the error's `Debug` starts with its
+/// type name (as `#[derive(Debug)]` writes it); `TracedError` records the full path
+/// (`my_app::DbDown`) whatever `Debug` says.
+#[cfg(any(feature = "axum", feature = "actix"))]
+#[derive(Debug)]
+pub struct TracedError<E>(pub E);
+
+#[cfg(any(feature = "axum", feature = "actix"))]
+impl<E> From<E> for TracedError<E> {
+    fn from(error: E) -> Self {
+        TracedError(error)
+    }
+}
+
+#[cfg(any(feature = "axum", feature = "actix"))]
+impl<E: fmt::Display> fmt::Display for TracedError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[cfg(any(feature = "axum", feature = "actix"))]
+impl<E: fmt::Display> TracedError<E> {
+    /// What the span records for this error.
+    pub(crate) fn record(&self) -> HandlerError {
+        HandlerError::new(std::any::type_name::<E>(), self.0.to_string())
+    }
+}
+
 /// Per-router state: tracer, propagator, exclusion list.
 pub(crate) struct Shared {
     tracer: AnyTracer,

@@ -268,41 +268,13 @@ where
     }
 }
 
-/// Wraps a handler's error so it is recorded on the request span (as an `exception` event
-/// with its type and message, span status error), while the response is `E`'s own.
-///
-/// ```
-/// use axum::http::StatusCode;
-/// use opencensus_settings::TracedError;
-///
-/// #[derive(Debug)]
-/// struct NotReady;
-/// impl std::fmt::Display for NotReady {
-///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("backend not ready") }
-/// }
-/// impl axum::response::IntoResponse for NotReady {
-///     fn into_response(self) -> axum::response::Response { StatusCode::SERVICE_UNAVAILABLE.into_response() }
-/// }
-///
-/// async fn handler() -> Result<&'static str, TracedError<NotReady>> {
-///     Err(NotReady)?
-/// }
-/// ```
-#[derive(Debug)]
-pub struct TracedError<E>(pub E);
-
-impl<E> From<E> for TracedError<E> {
-    fn from(error: E) -> Self {
-        TracedError(error)
-    }
-}
-
-impl<E> axum::response::IntoResponse for TracedError<E>
+/// axum: the response is `E`'s own, carrying the error for the layer to record.
+impl<E> axum::response::IntoResponse for super::TracedError<E>
 where
     E: axum::response::IntoResponse + fmt::Display,
 {
     fn into_response(self) -> axum::response::Response {
-        let record = HandlerError::new(std::any::type_name::<E>(), self.0.to_string());
+        let record = self.record();
         let mut response = self.0.into_response();
         response.extensions_mut().insert(record);
         response

@@ -122,6 +122,7 @@ fn read_var(var: &EnvVar, rest: &str, out: &mut EnvEntries) {
         spelling: var.name.clone(),
         value: raw,
         origin,
+        first_line: 0,
     });
 }
 

@@ -10,6 +10,20 @@ use super::{Entry, RawValue, check_duplicates};
 use crate::error::{ErrorKind, Problem};
 use crate::origin::Origin;
 
+/// The 1-based line a string value's text starts on, given where its opening quote is: TOML
+/// drops a newline right after `"""` or `'''`, so such a value starts on the next line.
+fn content_line(text: &str, quote: usize) -> usize {
+    let line = line_of(text, quote);
+    let rest = text.get(quote..).unwrap_or("");
+    let after = rest
+        .strip_prefix("\"\"\"")
+        .or_else(|| rest.strip_prefix("'''"));
+    match after {
+        Some(a) if a.starts_with('\n') || a.starts_with("\r\n") => line + 1,
+        _ => line,
+    }
+}
+
 /// 1-based line of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
@@ -192,6 +206,7 @@ fn read_trace_table(
                 spelling: name.to_string(),
                 value: raw,
                 origin,
+                first_line: content_line(text, value.span().start),
             }),
             Err((message, span)) => {
                 out.problems.push(

@@ -204,6 +204,12 @@ impl SettingsLoader {
                 .and_then(|m| origins.get(m.name.as_ref()))
                 .cloned()
                 .unwrap_or(Origin::Default);
+            if let Some(entry) = file_entries
+                .iter()
+                .find(|e| e.key == key && e.origin == origin && e.first_line > 0)
+            {
+                settings.first_lines.insert(key, entry.first_line);
+            }
             let value = figment.find_value(&path).ok();
             if key.is_list() {
                 let list = value

@@ -63,6 +63,9 @@ pub(crate) struct Entry {
     pub(crate) spelling: String,
     pub(crate) value: RawValue,
     pub(crate) origin: Origin,
+    /// The file line the value's text starts on (a multi-line string's content may start on
+    /// the line after its opening quotes); 0 when not from a file.
+    pub(crate) first_line: usize,
 }
 
 /// Two spellings of one key in one source: case variants, or `BLACKLIST_*` next to `EXCLUDELIST_*`.
@@ -116,6 +119,9 @@ pub struct Settings {
     pub(crate) warnings: Vec<Warning>,
     /// What `standard` variables showed for a key, when in effect (for display).
     pub(crate) shown: HashMap<Key, String>,
+    /// For values from the settings file: the file line their text starts on (so an error
+    /// numbers a multi-line spec string's lines as the file does).
+    pub(crate) first_lines: HashMap<Key, usize>,
     pub(crate) registry: Arc<Registry>,
 }
 
@@ -164,6 +170,7 @@ impl Default for Settings {
             environment: Environment::default(),
             warnings: Vec::new(),
             shown: HashMap::new(),
+            first_lines: HashMap::new(),
             registry: Arc::new(Registry::default()),
         }
     }

@@ -31,7 +31,7 @@ mod parse_errors;
 mod parser;
 #[cfg(test)]
 mod parser_tests;
-mod render;
+pub(crate) mod render;
 mod value;
 
 #[cfg(test)]

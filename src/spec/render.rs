@@ -127,6 +127,19 @@ impl PrintedLine {
 ///    |                         ^^^ label
 /// ```
 pub fn render_snippet(text: &str, span: Span, redact: &[Span], label: &str) -> String {
+    render_snippet_from(text, span, redact, label, 1)
+}
+
+/// [`render_snippet`], the gutter numbering `text`'s first line `first_line` (its line in the
+/// file it came from), so a multi-line spec string's lines are numbered as the file's.
+pub(crate) fn render_snippet_from(
+    text: &str,
+    span: Span,
+    redact: &[Span],
+    label: &str,
+    first_line: usize,
+) -> String {
+    let offset = first_line.max(1);
     let start = floor_boundary(text, span.start);
     let end = ceil_boundary(text, span.end.max(span.start)).max(start);
     let redact: Vec<(usize, usize)> = redact
@@ -149,7 +162,7 @@ pub fn render_snippet(text: &str, span: Span, redact: &[Span], label: &str) -> S
     } else {
         last
     };
-    let width = (shown_last + 1).to_string().len();
+    let width = (shown_last.saturating_add(offset)).to_string().len();
     let blank = " ".repeat(width);
     let mut out: Vec<String> = vec![format!(" {blank} |")];
     for idx in first..=shown_last {
@@ -158,7 +171,7 @@ pub fn render_snippet(text: &str, span: Span, redact: &[Span], label: &str) -> S
         };
         let printed = PrintedLine::new(text, line, &redact);
         out.push(
-            format!(" {:>width$} | {}", idx + 1, printed.text)
+            format!(" {:>width$} | {}", idx.saturating_add(offset), printed.text)
                 .trim_end()
                 .to_owned(),
         );

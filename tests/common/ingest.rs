@@ -23,6 +23,9 @@ pub enum Mode {
     Accept,
     /// Answer this status to every call (nothing recorded).
     Status(u16),
+    /// Refuse every item with this status and message, as the service refuses a wrong key
+    /// (400, `"Invalid instrumentation key"`).
+    Refuse(u16, String),
     /// 429 with `Retry-After: secs`.
     RetryAfter(u64),
     /// 206: the items at these indexes get this per-item status; the others are recorded.
@@ -201,6 +204,14 @@ impl Ingest {
                         code,
                         String::new(),
                         json!({"itemsReceived": 0, "itemsAccepted": 0, "errors": []}),
+                    )
+                }
+                Mode::Refuse(code, message) => {
+                    self.state.lock().unwrap().calls += 1;
+                    (
+                        code,
+                        String::new(),
+                        json!({"itemsReceived": 1, "itemsAccepted": 0, "errors": [{"index": 0, "statusCode": code, "message": message}]}),
                     )
                 }
                 Mode::RetryAfter(secs) => {

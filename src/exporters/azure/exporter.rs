@@ -176,10 +176,9 @@ pub(crate) fn build(
     if endpoint.to_ascii_lowercase().starts_with("http://")
         && !crate::hostport::is_loopback_url(&endpoint)
     {
-        tracing::warn!(
-            target: "opencensus_settings",
+        crate::diag::warn(format_args!(
             "AzureExporter sends to a plain http:// endpoint that is not loopback ({endpoint}): telemetry travels unencrypted"
-        );
+        ));
     }
     let storage = if config.enable_local_storage {
         let dir = storage_dir(&config);
@@ -194,10 +193,9 @@ pub(crate) fn build(
             // The default folder (in the temp dir) is ours to choose: never a reason for the
             // app not to start. Without storage, what cannot be sent is counted.
             Err(e) => {
-                tracing::warn!(
-                    target: "opencensus_settings",
+                crate::diag::warn(format_args!(
                     "AzureExporter runs without local storage: {e}; telemetry that cannot be sent is counted as dropped_no_storage (give storage_path= to choose a folder)"
-                );
+                ));
                 None
             }
         }

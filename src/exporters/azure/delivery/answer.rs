@@ -103,6 +103,71 @@ pub(crate) fn partial_errors(body: &[u8]) -> Option<Vec<ItemError>> {
     Some(out)
 }
 
+/// The service's own words for a refusal, to quote in a diagnostic: the first error's
+/// `message` (or a top-level `message`/`error`), on one line, at most 200 characters, with
+/// anything shaped like an instrumentation key redacted. `None` when the body has none.
+pub(crate) fn reason(body: &[u8]) -> Option<String> {
+    let answer: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let text = answer
+        .get("errors")
+        .and_then(|e| e.as_array())
+        .and_then(|errors| {
+            errors
+                .iter()
+                .find_map(|e| e.get("message").and_then(|m| m.as_str()))
+        })
+        .or_else(|| answer.get("message").and_then(|m| m.as_str()))
+        .or_else(|| answer.get("error").and_then(|m| m.as_str()))?;
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(200)
+        .collect();
+    let redacted = redact_guids(one_line.trim());
+    (!redacted.is_empty()).then_some(redacted)
+}
+
+/// Replaces every GUID (8-4-4-4-12 hex digits: what instrumentation keys look like).
+fn redact_guids(text: &str) -> String {
+    const SHAPE: [usize; 5] = [8, 4, 4, 4, 12];
+    const LEN: usize = 36;
+    let bytes = text.as_bytes();
+    let is_guid_at = |i: usize| -> bool {
+        let Some(candidate) = bytes.get(i..i + LEN) else {
+            return false;
+        };
+        let mut at = 0;
+        for (n, len) in SHAPE.iter().enumerate() {
+            if n > 0 {
+                if candidate[at] != b'-' {
+                    return false;
+                }
+                at += 1;
+            }
+            if !candidate[at..at + len].iter().all(u8::is_ascii_hexdigit) {
+                return false;
+            }
+            at += len;
+        }
+        true
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if is_guid_at(i) {
+            out.push_str("<redacted>");
+            i += LEN;
+        } else {
+            let Some(c) = text[i..].chars().next() else {
+                break;
+            };
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -211,5 +276,18 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn the_reason_is_the_services_own_words_on_one_line_with_keys_redacted() {
+        let body = br#"{"itemsReceived":1,"itemsAccepted":0,"errors":[{"index":0,"statusCode":400,"message":"Invalid instrumentation key"}]}"#;
+        assert_eq!(reason(body).as_deref(), Some("Invalid instrumentation key"));
+        let body = br#"{"errors":[{"index":0,"statusCode":400,"message":"key 0d3c4f2a-5b6e-4c7d-8e9f-a0b1c2d3e4f5\nis unknown"}]}"#;
+        assert_eq!(reason(body).as_deref(), Some("key <redacted> is unknown"));
+        assert_eq!(reason(br#"{"message":"Unauthorized"}"#).as_deref(), Some("Unauthorized"));
+        assert_eq!(reason(br#"{"errors":[]}"#), None);
+        assert_eq!(reason(b"<html>"), None);
+        let long = format!(r#"{{"message":"{}"}}"#, "é".repeat(300));
+        assert_eq!(reason(long.as_bytes()).map(|r| r.chars().count()), Some(200));
     }
 }

@@ -33,6 +33,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
 use super::storage::Storage;
+use crate::diag::{self, Kind};
 use crate::stats::ExportCounters;
 use answer::{Class, ItemClass};
 pub(crate) use transport::{Answer, Http, Transport};
@@ -51,6 +52,11 @@ const MAX_WAITING: usize = 2 * MAX_IN_FLIGHT;
 const SLOW_SEND: Duration = Duration::from_millis(250);
 /// Redirects followed for one call at most.
 const MAX_REDIRECTS: usize = 5;
+
+/// The service's reason, quoted for a diagnostic (`: "..."`), or nothing.
+fn said(body: &[u8]) -> String {
+    answer::reason(body).map_or_else(String::new, |r| format!(": \"{r}\""))
+}
 
 /// How one attempt went.
 #[derive(Debug)]
@@ -93,8 +99,6 @@ pub(crate) struct Delivery<T: Transport = Http> {
     shutdown: watch::Sender<Option<Instant>>,
     /// Logged once per process: a redirect was followed.
     redirected: AtomicBool,
-    /// Logged once per outage: the key or credential was refused.
-    auth_refused: AtomicBool,
     /// How long the last answered track call took, in microseconds.
     last_send_micros: AtomicU64,
 }
@@ -164,7 +168,6 @@ impl<T: Transport> Delivery<T> {
             waiting: AtomicUsize::new(0),
             shutdown,
             redirected: AtomicBool::new(false),
-            auth_refused: AtomicBool::new(false),
             last_send_micros: AtomicU64::new(0),
         })
     }
@@ -216,11 +219,32 @@ impl<T: Transport> Delivery<T> {
         let mut b = lock(&self.backoff);
         b.until = None;
         b.delay = MIN_BACKOFF;
-        self.auth_refused.store(false, Ordering::Relaxed);
     }
 
     fn add(&self, counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts `n` items lost to `kind`, remembers why, and says so now (once a minute per
+    /// kind): loss is never only a number read at shutdown.
+    fn lose(&self, counter: &AtomicU64, n: u64, kind: Kind, why: String) {
+        // Said before it is counted: whoever sees the count can rely on the line.
+        let items = if n == 1 { "item" } else { "items" };
+        diag::report(kind, format_args!("{n} telemetry {items} dropped: {why}"));
+        self.counters.set_last_error(why);
+        self.add(counter, n);
+    }
+
+    /// Remembers a failure that keeps the telemetry (stored or retried) and says so now (once
+    /// a minute per kind).
+    fn failed(&self, kind: Kind, why: String) {
+        let keeps = if self.storage.is_some() {
+            "telemetry is stored and resent when it is accepted"
+        } else {
+            "telemetry waits in memory (local storage is off) and is resent"
+        };
+        diag::report(kind, format_args!("{why}; {keeps}"));
+        self.counters.set_last_error(why);
     }
 
     /// Whether bodies go out gzip.
@@ -271,17 +295,31 @@ impl<T: Transport> Delivery<T> {
                     true
                 }
                 Ok(false) => {
-                    self.add(&c.dropped_storage_full, count);
+                    self.lose(
+                        &c.dropped_storage_full,
+                        count,
+                        Kind::StorageFull,
+                        "local storage is full (storage_max_size)".into(),
+                    );
                     false
                 }
                 Err(e) => {
-                    c.set_last_error(format!("local storage: {e}"));
-                    self.add(&c.dropped_storage_full, count);
+                    self.lose(
+                        &c.dropped_storage_full,
+                        count,
+                        Kind::StorageFull,
+                        format!("local storage: {e}"),
+                    );
                     false
                 }
             },
             None => {
-                self.add(&c.dropped_no_storage, count);
+                self.lose(
+                    &c.dropped_no_storage,
+                    count,
+                    Kind::NoStorage,
+                    "they could not be sent before shutdown and local storage is off".into(),
+                );
                 false
             }
         }
@@ -305,7 +343,10 @@ impl<T: Transport> Delivery<T> {
             let answer = match answer {
                 Ok(a) => a,
                 Err(e) => {
-                    c.set_last_error(e);
+                    self.failed(
+                        Kind::Outage,
+                        format!("Application Insights could not be reached: {e}"),
+                    );
                     return Attempt::Outage { body, after: None };
                 }
             };
@@ -325,47 +366,58 @@ impl<T: Transport> Delivery<T> {
                     match next {
                         Some(next) if hop < MAX_REDIRECTS => {
                             if !self.redirected.swap(true, Ordering::Relaxed) {
-                                tracing::warn!(
-                                    target: "opencensus_settings",
+                                diag::warn(format_args!(
                                     "Application Insights redirected the track call ({}); the new endpoint is kept for this process",
                                     answer.status
-                                );
+                                ));
                             }
                             *lock(&self.track_url) = next.clone();
                             url = next;
                             continue;
                         }
                         _ => {
-                            c.set_last_error(format!(
-                                "Application Insights answered {} without a usable Location (or after {MAX_REDIRECTS} redirects)",
-                                answer.status
-                            ));
+                            self.failed(
+                                Kind::Outage,
+                                format!(
+                                    "Application Insights answered {} without a usable Location (or after {MAX_REDIRECTS} redirects)",
+                                    answer.status
+                                ),
+                            );
                             return Attempt::Outage { body, after };
                         }
                     }
                 }
                 Class::AuthOutage => {
-                    let message = format!(
-                        "Application Insights answered {}: the key or credential was refused; telemetry is kept (stored) until it is accepted",
-                        answer.status
+                    self.failed(
+                        Kind::Refused,
+                        format!(
+                            "Application Insights answered {}{}: the key or credential was refused",
+                            answer.status,
+                            said(&answer.body)
+                        ),
                     );
-                    if !self.auth_refused.swap(true, Ordering::Relaxed) {
-                        tracing::warn!(target: "opencensus_settings", "{message}");
-                    }
-                    c.set_last_error(message);
                     return Attempt::Outage { body, after };
                 }
                 Class::Outage => {
-                    c.set_last_error(format!("Application Insights answered {}", answer.status));
+                    self.failed(
+                        Kind::Outage,
+                        format!(
+                            "Application Insights answered {}{}",
+                            answer.status,
+                            said(&answer.body)
+                        ),
+                    );
                     return Attempt::Outage { body, after };
                 }
                 Class::TooLarge => {
                     let all = items(&body).unwrap_or_default();
                     if all.len() <= 1 {
-                        c.set_last_error(
+                        self.lose(
+                            &c.dropped_invalid,
+                            count,
+                            Kind::Invalid,
                             "Application Insights refused an item as too large (413)".into(),
                         );
-                        self.add(&c.dropped_invalid, count);
                         return Attempt::Done { delivered: 0 };
                     }
                     let (a, b) = all.split_at(all.len() / 2);
@@ -376,15 +428,29 @@ impl<T: Transport> Delivery<T> {
                     return Attempt::Split(halves);
                 }
                 Class::Quota => {
-                    self.add(&c.dropped_quota, count);
+                    self.lose(
+                        &c.dropped_quota,
+                        count,
+                        Kind::Quota,
+                        format!(
+                            "Application Insights answered {} (over quota){}",
+                            answer.status,
+                            said(&answer.body)
+                        ),
+                    );
                     return Attempt::Done { delivered: 0 };
                 }
                 Class::Invalid => {
-                    c.set_last_error(format!(
-                        "Application Insights refused a batch with {}",
-                        answer.status
-                    ));
-                    self.add(&c.dropped_invalid, count);
+                    self.lose(
+                        &c.dropped_invalid,
+                        count,
+                        Kind::Invalid,
+                        format!(
+                            "Application Insights refused the batch with {}{}",
+                            answer.status,
+                            said(&answer.body)
+                        ),
+                    );
                     return Attempt::Done { delivered: 0 };
                 }
             }
@@ -403,12 +469,16 @@ impl<T: Transport> Delivery<T> {
         let c = &self.counters;
         let (Some(errors), Some(all)) = (answer::partial_errors(&answer.body), items(&body)) else {
             // An answer we cannot read: resend the whole batch rather than guess.
-            c.set_last_error("Application Insights answered 206 with an unreadable body".into());
+            self.failed(
+                Kind::Outage,
+                "Application Insights answered 206 with an unreadable body".into(),
+            );
             return Attempt::Outage { body, after };
         };
         let mut seen = BTreeSet::new();
         let mut again = Vec::new();
         let mut not_accepted = 0u64;
+        let (mut invalid, mut quota) = (0u64, 0u64);
         for e in errors {
             // An index the batch does not have names no item: every item is still counted
             // once (accepted unless an error names it).
@@ -421,9 +491,28 @@ impl<T: Transport> Delivery<T> {
             not_accepted += 1;
             match e.class {
                 ItemClass::Resend => again.push(item.clone()),
-                ItemClass::Quota => self.add(&c.dropped_quota, 1),
-                ItemClass::Invalid | ItemClass::Accepted => self.add(&c.dropped_invalid, 1),
+                ItemClass::Quota => quota += 1,
+                ItemClass::Invalid | ItemClass::Accepted => invalid += 1,
             }
+        }
+        if invalid > 0 {
+            self.lose(
+                &c.dropped_invalid,
+                invalid,
+                Kind::Invalid,
+                format!(
+                    "Application Insights refused {invalid} of {count} items as invalid (206){}",
+                    said(&answer.body)
+                ),
+            );
+        }
+        if quota > 0 {
+            self.lose(
+                &c.dropped_quota,
+                quota,
+                Kind::Quota,
+                format!("Application Insights refused {quota} of {count} items over quota (206)"),
+            );
         }
         let delivered = count.saturating_sub(not_accepted);
         self.add(&c.delivered, delivered);
@@ -439,7 +528,12 @@ impl<T: Transport> Delivery<T> {
                 after,
             },
             None => {
-                self.add(&c.dropped_invalid, n);
+                self.lose(
+                    &c.dropped_invalid,
+                    n,
+                    Kind::Invalid,
+                    "items to resend could not be encoded".into(),
+                );
                 Attempt::Done { delivered }
             }
         }
@@ -530,7 +624,12 @@ impl<T: Transport> Delivery<T> {
         loop {
             let expired = storage.expire();
             if expired > 0 {
-                self.add(&self.counters.dropped_expired, expired);
+                self.lose(
+                    &self.counters.dropped_expired,
+                    expired,
+                    Kind::Expired,
+                    "they waited in local storage longer than storage_retention_period".into(),
+                );
             }
             let until = lock(&self.backoff).until;
             match until {
@@ -559,11 +658,18 @@ impl<T: Transport> Delivery<T> {
     fn restore(&self, storage: &Storage, body: &[u8], count: u64) {
         match Self::put(storage, body, count) {
             Ok(true) => {}
-            Ok(false) => self.add(&self.counters.dropped_storage_full, count),
-            Err(e) => {
-                self.counters.set_last_error(format!("local storage: {e}"));
-                self.add(&self.counters.dropped_storage_full, count);
-            }
+            Ok(false) => self.lose(
+                &self.counters.dropped_storage_full,
+                count,
+                Kind::StorageFull,
+                "local storage is full (storage_max_size)".into(),
+            ),
+            Err(e) => self.lose(
+                &self.counters.dropped_storage_full,
+                count,
+                Kind::StorageFull,
+                format!("local storage: {e}"),
+            ),
         }
     }
 
@@ -575,9 +681,12 @@ impl<T: Transport> Delivery<T> {
             let lease = storage.take();
             let corrupt = storage.take_corrupt();
             if corrupt > 0 {
-                self.add(&self.counters.dropped_invalid, corrupt);
-                self.counters
-                    .set_last_error("local storage held a corrupt file; it was set aside".into());
+                self.lose(
+                    &self.counters.dropped_invalid,
+                    corrupt,
+                    Kind::Invalid,
+                    "local storage held a corrupt file; it was set aside (*.corrupt)".into(),
+                );
             }
             let Some(lease) = lease else { break };
             let count = lease.count;

@@ -171,10 +171,11 @@ impl EnvelopeWriter {
             h
         });
         let head = own_head.as_deref().unwrap_or(&self.head);
-        self.span(span, tags, &k, head, out);
+        let operation = request_operation(span, &k);
+        self.span(span, tags, &k, operation, head, out);
         for event in span.events.iter() {
             out.push(b',');
-            self.event(span, event, base, head, out);
+            self.event(span, event, base, operation, head, out);
         }
         1 + span.events.len() as u64
     }
@@ -205,6 +206,7 @@ impl EnvelopeWriter {
         span: &'a SpanData,
         mut tags: Tags<'a>,
         k: &Known<'a>,
+        operation: Option<Tag<'a>>,
         head: &[u8],
         out: &mut Vec<u8>,
     ) {
@@ -221,18 +223,19 @@ impl EnvelopeWriter {
             tags[T_AUTH_USER_ID] = Some(Tag::Value(user));
         }
         if request {
-            // SPEC 7: the request name, even when no route matched.
-            tags[T_OPERATION_NAME] = Some(match (method, k.route) {
-                (Some(m), Some(r)) => Tag::Pair(m, r),
-                _ => Tag::Str(&span.name),
-            });
+            tags[T_OPERATION_NAME] = operation;
         }
         if request {
             self.open(REQUEST, span.start_time, head, &tags, out);
             self.request(span, k, method, status, error, out);
         } else {
             self.open(DEPENDENCY, span.start_time, head, &tags, out);
-            self.dependency(span, k, status, out);
+            let http_client = if span.span_kind == SpanKind::Client {
+                method
+            } else {
+                None
+            };
+            self.dependency(span, k, http_client, status, out);
         }
         out.extend_from_slice(b"}}}");
     }
@@ -345,18 +348,32 @@ impl EnvelopeWriter {
         &self,
         span: &SpanData,
         k: &Known<'_>,
+        http_method: Option<&Value>,
         status: Option<&Value>,
         out: &mut Vec<u8>,
     ) {
         out.extend_from_slice(b",\"name\":");
-        json_str(out, &span.name, 1024);
+        match http_method {
+            // SPEC 12, as Microsoft's exporters: an HTTP call is `"{METHOD} {path}"`, so the
+            // Dependencies view tells the calls to one host apart.
+            Some(m) => {
+                let url = k.url_full.or(k.http_url).map(|u| u.as_str());
+                let mut w = Limited::open(out, 1024);
+                w.value(m);
+                w.str(" ");
+                w.str(url.as_deref().map_or("/", url_path));
+                w.close();
+            }
+            None => json_str(out, &span.name, 1024),
+        }
         out.extend_from_slice(b",\"id\":");
         Tag::Span(span.span_context.span_id()).write(out, 128);
         out.extend_from_slice(b",\"resultCode\":");
         let mut w = Limited::open(out, 1024);
         match status {
             Some(s) => w.value(s),
-            None => w.str(result_code(&span.status)),
+            // SPEC 12, as Microsoft's exporters: no response is "0" (success says how it went).
+            None => w.str("0"),
         }
         w.close();
         out.extend_from_slice(b",\"duration\":");
@@ -476,17 +493,22 @@ impl EnvelopeWriter {
     }
 
     /// The envelope of one span event, in the span's operation (its parent is the span).
-    fn event(
+    fn event<'a>(
         &self,
-        span: &SpanData,
+        span: &'a SpanData,
         event: &Event,
-        base: &[Option<String>],
+        base: &'a [Option<String>],
+        operation: Option<Tag<'a>>,
         head: &[u8],
         out: &mut Vec<u8>,
     ) {
         let mut tags = base_tags(base);
         tags[T_OPERATION_ID] = Some(Tag::Trace(span.span_context.trace_id()));
         tags[T_PARENT_ID] = Some(Tag::Span(span.span_context.span_id()));
+        if event.name == "exception" {
+            // SPEC 12: an exception of a request is found under the request's operation.
+            tags[T_OPERATION_NAME] = operation;
+        }
         let attrs = &event.attributes;
         // The last of a repeated key wins, as in the crate's hash map.
         let find = |key: &str| {
@@ -681,6 +703,38 @@ fn status_number(v: &Value) -> Option<i64> {
         Value::String(s) => s.as_str().parse().ok(),
         _ => None,
     }
+}
+
+/// A request's `ai.operation.name` (SPEC 7: the request name, even when no route matched);
+/// `None` for other spans.
+fn request_operation<'a>(span: &'a SpanData, k: &Known<'a>) -> Option<Tag<'a>> {
+    if !matches!(span.span_kind, SpanKind::Server | SpanKind::Consumer) {
+        return None;
+    }
+    Some(match (k.method.or(k.method_old), k.route) {
+        (Some(m), Some(r)) => Tag::Pair(m, r),
+        _ => Tag::Str(&span.name),
+    })
+}
+
+/// The path of a URL, as a dependency name shows it: without scheme, authority, query or
+/// fragment; `/` when empty.
+fn url_path(url: &str) -> &str {
+    let rest = match url.find("://") {
+        Some(i) => {
+            let after = &url[i + 3..];
+            match after.find(['/', '?', '#']) {
+                Some(j) => &after[j..],
+                None => "",
+            }
+        }
+        None => url,
+    };
+    let path = match rest.find(['?', '#']) {
+        Some(j) => &rest[..j],
+        None => rest,
+    };
+    if path.is_empty() { "/" } else { path }
 }
 
 fn result_code(status: &Status) -> &'static str {

@@ -110,6 +110,43 @@ pub(super) fn write_tags(out: &mut Vec<u8>, tags: &Tags<'_>) {
 /// order; a later key wins): `ai.*` attributes as themselves, the cloud role from the service
 /// name (and namespace, or a Kubernetes workload for an unknown service), the role instance,
 /// device, application version and SDK version. Each is already cut to its limit.
+/// `ai.internal.sdkVersion` in the shape Microsoft's exporters write
+/// (`{platform}{os}{attach}_{language}:otel{sdk version}:ext{exporter version}`, e.g.
+/// `ulm_rust:otel0.33.1:ext0.1.0`), so the portal and Microsoft's support see which SDK and
+/// which exporter sent an item.
+pub(super) fn sdk_version(language: &str, otel: &str) -> String {
+    format!(
+        "{}_{language}:otel{otel}:ext{}",
+        sdk_prefix(),
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// The platform, OS and attach letters of the SDK version, as Microsoft's exporters choose
+/// them: `f` Azure Functions, `a` App Service, `k` Kubernetes, `u` unknown; `l` Linux, `w`
+/// Windows, `u` other; `m` manual instrumentation. Read from the environment once.
+pub(super) fn sdk_prefix() -> &'static str {
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PREFIX.get_or_init(|| {
+        let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+        let platform = if set("FUNCTIONS_WORKER_RUNTIME") {
+            'f'
+        } else if set("WEBSITE_SITE_NAME") {
+            'a'
+        } else if set("AKS_ARM_NAMESPACE_ID") || set("KUBERNETES_SERVICE_HOST") {
+            'k'
+        } else {
+            'u'
+        };
+        let os = match std::env::consts::OS {
+            "linux" => 'l',
+            "windows" => 'w',
+            _ => 'u',
+        };
+        format!("{platform}{os}m")
+    })
+}
+
 pub(super) fn derived<'a>(
     pairs: impl Iterator<Item = (&'a str, &'a Value)>,
 ) -> Vec<Option<String>> {
@@ -157,9 +194,10 @@ pub(super) fn derived<'a>(
     if let Some(version) = text("service.version") {
         tags[T_APP_VER] = Some(version);
     }
-    if let Some(sdk) = text("telemetry.sdk.name") {
+    if text("telemetry.sdk.name").is_some() {
         let version = text("telemetry.sdk.version").unwrap_or_else(|| "0.0.0".into());
-        tags[T_SDK_VERSION] = Some(format!("{sdk}:{version}"));
+        let language = text("telemetry.sdk.language").unwrap_or_else(|| "rust".into());
+        tags[T_SDK_VERSION] = Some(sdk_version(&language, &version));
     }
     for (i, tag) in tags.iter_mut().enumerate() {
         if let Some(t) = tag {

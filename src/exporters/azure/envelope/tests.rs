@@ -50,7 +50,19 @@ fn crate_envelopes(spans: Vec<SpanData>, resource: &Resource, rate: f64) -> Vec<
     let mut spans = spans;
     for span in &mut spans {
         spec7(span);
+        spec12_name(span);
     }
+    let shapes: Vec<(bool, bool, usize, Option<String>)> = spans
+        .iter()
+        .map(|s| {
+            let request = matches!(s.span_kind, SpanKind::Server | SpanKind::Consumer);
+            let has_status = s.attributes.iter().any(|kv| {
+                kv.key.as_str() == "http.response.status_code"
+                    || kv.key.as_str() == "http.status_code"
+            });
+            (request, has_status, s.events.len(), spec12_sdk_version(resource, s))
+        })
+        .collect();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -59,7 +71,82 @@ fn crate_envelopes(spans: Vec<SpanData>, resource: &Resource, rate: f64) -> Vec<
     let mut raw = Vec::new();
     std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bodies[0][..]), &mut raw)
         .unwrap();
-    serde_json::from_slice(&raw).unwrap()
+    let mut envelopes: Vec<Json> = serde_json::from_slice(&raw).unwrap();
+    spec12_envelopes(&mut envelopes, &shapes);
+    envelopes
+}
+
+/// SPEC 12 on the span (what makes the crate write it): an HTTP CLIENT span's dependency is
+/// named `"{METHOD} {path}"`.
+fn spec12_name(span: &mut SpanData) {
+    if span.span_kind != SpanKind::Client {
+        return;
+    }
+    let find = |key: &str| {
+        span.attributes
+            .iter()
+            .rev()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| kv.value.as_str().into_owned())
+    };
+    let Some(method) = find("http.request.method").or_else(|| find("http.method")) else {
+        return;
+    };
+    let url = find("url.full").or_else(|| find("http.url"));
+    let path = url.as_deref().map_or("/", super::url_path).to_string();
+    span.name = format!("{method} {path}").into();
+}
+
+/// The SDK version tag SPEC 12 wants for `span` under `resource` (when the crate writes one
+/// at all): from the resource's attributes, then the span's scope's.
+fn spec12_sdk_version(resource: &Resource, span: &SpanData) -> Option<String> {
+    let get = |k: &str| {
+        span.instrumentation_scope
+            .attributes()
+            .filter(|kv| kv.key.as_str() == k)
+            .map(|kv| kv.value.as_str().into_owned())
+            .last()
+            .or_else(|| {
+                resource
+                    .iter()
+                    .find(|(key, _)| key.as_str() == k)
+                    .map(|(_, v)| v.as_str().into_owned())
+            })
+    };
+    get("telemetry.sdk.name")?;
+    Some(super::tags::sdk_version(
+        &get("telemetry.sdk.language").unwrap_or_else(|| "rust".into()),
+        &get("telemetry.sdk.version").unwrap_or_else(|| "0.0.0".into()),
+    ))
+}
+
+/// SPEC 12 on the crate's envelopes, span by span (`shapes`: request?, has an HTTP status?,
+/// how many events): a dependency without a response has `resultCode` "0"; a request's
+/// exception items carry its `ai.operation.name`; the SDK version tag is Microsoft's shape.
+fn spec12_envelopes(envelopes: &mut [Json], shapes: &[(bool, bool, usize, Option<String>)]) {
+    let mut at = 0;
+    for (request, has_status, events, sdk) in shapes {
+        let (request, has_status, events) = (*request, *has_status, *events);
+        let operation = envelopes[at]["tags"].get("ai.operation.name").cloned();
+        if !request && !has_status {
+            envelopes[at]["data"]["baseData"]["resultCode"] = Json::from("0");
+        }
+        for e in &mut envelopes[at + 1..=at + events] {
+            if request && e["name"] == "Microsoft.ApplicationInsights.Exception" {
+                if let Some(op) = &operation {
+                    e["tags"]["ai.operation.name"] = op.clone();
+                }
+            }
+        }
+        if let Some(sdk) = sdk {
+            for e in &mut envelopes[at..=at + events] {
+                if e["tags"].get("ai.internal.sdkVersion").is_some() {
+                    e["tags"]["ai.internal.sdkVersion"] = Json::from(sdk.as_str());
+                }
+            }
+        }
+        at += 1 + events;
+    }
 }
 
 fn our_envelopes(spans: &[SpanData], resource: &Resource, rate: f64) -> Vec<Json> {
@@ -629,4 +716,92 @@ fn a_span_whose_parent_decided_counts_once() {
             .get("_MS.sampleRate")
             .is_none()
     );
+}
+
+#[test]
+fn details_as_microsofts_exporters_write_them() {
+    // SPEC 12: an HTTP dependency is `"{METHOD} {path}"` (no query), a call without a
+    // response has resultCode "0" and success false, a request's exception carries the
+    // request's operation name, and the SDK version names the SDK and this exporter.
+    let call = span(
+        SpanKind::Client,
+        "GET",
+        vec![
+            KeyValue::new("http.request.method", "GET"),
+            KeyValue::new("url.full", "https://api.example.com:8443/users/7?token=x#f"),
+            KeyValue::new("server.address", "api.example.com"),
+            KeyValue::new("server.port", 8443i64),
+            KeyValue::new("http.response.status_code", 404i64),
+        ],
+        Status::Unset,
+        1,
+        1,
+        1,
+    );
+    let unanswered = span(
+        SpanKind::Client,
+        "POST",
+        vec![
+            KeyValue::new("http.request.method", "POST"),
+            KeyValue::new("url.full", "http://10.0.0.1"),
+        ],
+        Status::error("connection refused"),
+        1,
+        1,
+        1,
+    );
+    let mut request = span(
+        SpanKind::Server,
+        "GET /orders/{id}",
+        vec![
+            KeyValue::new("http.request.method", "GET"),
+            KeyValue::new("http.route", "/orders/{id}"),
+            KeyValue::new("http.response.status_code", 500i64),
+        ],
+        Status::error("x"),
+        0,
+        1,
+        1,
+    );
+    request.events.events.push(opentelemetry::trace::Event::new(
+        "exception",
+        SystemTime::now(),
+        vec![KeyValue::new("exception.type", "my_app::DbDown")],
+        0,
+    ));
+    let ours = our_envelopes(&[call, unanswered, request], &server_resource(), 1.0);
+    let call = &ours[0]["data"]["baseData"];
+    assert_eq!(call["name"], "GET /users/7");
+    assert_eq!(call["resultCode"], "404");
+    assert_eq!(call["target"], "api.example.com:8443");
+    let unanswered = &ours[1]["data"]["baseData"];
+    assert_eq!(unanswered["name"], "POST /");
+    assert_eq!(unanswered["resultCode"], "0");
+    assert_eq!(unanswered["success"], false);
+    assert_eq!(ours[3]["name"], "Microsoft.ApplicationInsights.Exception");
+    assert_eq!(ours[3]["tags"]["ai.operation.name"], "GET /orders/{id}");
+    let sdk = ours[0]["tags"]["ai.internal.sdkVersion"].as_str().unwrap();
+    let (prefix, rest) = sdk.split_once('_').unwrap();
+    assert_eq!(prefix.len(), 3, "{sdk}");
+    assert!("faku".contains(&prefix[..1]) && "lwu".contains(&prefix[1..2]), "{sdk}");
+    assert!(prefix.ends_with('m'), "{sdk}");
+    assert_eq!(
+        rest,
+        format!("rust:otel0.33.1:ext{}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn url_paths_for_dependency_names() {
+    for (url, path) in [
+        ("https://h/a/b?q=1", "/a/b"),
+        ("https://h:1/a#x", "/a"),
+        ("https://h", "/"),
+        ("https://h?x", "/"),
+        ("http://user@h/p", "/p"),
+        ("/relative?x", "/relative"),
+        ("", "/"),
+    ] {
+        assert_eq!(super::url_path(url), path, "{url}");
+    }
 }

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 /// What went wrong, for rate limiting: one line per kind per [`WINDOW`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// Most kinds are delivery's, which needs the `azure` feature.
+#[cfg_attr(not(feature = "azure"), allow(dead_code))]
 pub(crate) enum Kind {
     /// The service refused the key or credential (401, 403).
     Refused,

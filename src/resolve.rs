@@ -63,6 +63,7 @@ fn resolve_spec(
     settings: &Settings,
     key: Key,
     kind: ComponentKind,
+    checking: bool,
 ) -> Result<(Built, String), Problem> {
     let setting = settings.setting_str(key);
     let registry = settings.registry();
@@ -96,7 +97,7 @@ fn resolve_spec(
             settings,
         )
     })?;
-    build_described(registry, &call, kind, Some(settings.environment())).map_err(|e: ArgError| {
+    build_described(registry, &call, kind, Some(settings.environment()), checking).map_err(|e: ArgError| {
         if let Some(origin) = e.origin {
             // The bad value is not in the spec (an environment variable): no caret.
             let mut p = Problem::new(e.kind, e.message).key(key.name()).at(origin);
@@ -146,8 +147,23 @@ fn origin_text(settings: &Settings, key: Key, origin: &Origin) -> String {
     }
 }
 
-/// Resolves everything; returns every problem found.
+/// Resolves everything, to install; returns every problem found.
 pub(crate) fn resolve(settings: &Settings) -> Result<Resolved, (Vec<Problem>, StartupReport)> {
+    resolve_with(settings, false)
+}
+
+/// Resolves everything, for `check`: a known component this build lacks is validated and
+/// reported as needing its feature, not refused.
+pub(crate) fn resolve_checking(
+    settings: &Settings,
+) -> Result<Resolved, (Vec<Problem>, StartupReport)> {
+    resolve_with(settings, true)
+}
+
+fn resolve_with(
+    settings: &Settings,
+    checking: bool,
+) -> Result<Resolved, (Vec<Problem>, StartupReport)> {
     let mut problems = Vec::new();
     let mut report = StartupReport {
         file: settings.file().map(|p| p.display().to_string()),
@@ -169,7 +185,7 @@ pub(crate) fn resolve(settings: &Settings) -> Result<Resolved, (Vec<Problem>, St
         (Key::Propagator, ComponentKind::Propagator),
     ] {
         let setting = settings.setting_str(key);
-        match resolve_spec(settings, key, kind) {
+        match resolve_spec(settings, key, kind, checking) {
             Ok((built, description)) => {
                 report.lines.push(ReportLine {
                     key: key.name().to_string(),
@@ -209,7 +225,7 @@ pub(crate) fn resolve(settings: &Settings) -> Result<Resolved, (Vec<Problem>, St
         origin: hosts.origin.to_string(),
     });
 
-    let (resource, service_line) = build_resource(settings);
+    let (resource, service_line) = build_resource(settings, checking);
     // SPEC 12: the report shows the role the envelopes will carry.
     let role_line = exporter
         .as_ref()
@@ -268,7 +284,7 @@ pub(crate) const SDK_VERSION: &str = "0.33.1";
 
 /// The resource, built from nothing but our own settings (never `Resource::builder()`, which
 /// reads the variables on its own and would bypass our precedence and origins).
-fn build_resource(settings: &Settings) -> (Resource, ReportLine) {
+fn build_resource(settings: &Settings, checking: bool) -> (Resource, ReportLine) {
     let mut attrs: Vec<KeyValue> = vec![
         KeyValue::new("telemetry.sdk.name", "opentelemetry"),
         KeyValue::new("telemetry.sdk.language", "rust"),
@@ -286,6 +302,20 @@ fn build_resource(settings: &Settings) -> (Resource, ReportLine) {
         service = Some((name.value.clone(), name.origin.to_string()));
     }
     let (name, origin) = service.unwrap_or_else(|| {
+        if checking {
+            // `check` is not the app: its own executable name says nothing of the app's.
+            return match app_package_name(settings) {
+                Some(name) => (
+                    format!("unknown_service:{name}"),
+                    "default (the app's executable; `check` read the name from Cargo.toml)"
+                        .to_string(),
+                ),
+                None => (
+                    "unknown_service:<the app's executable name>".to_string(),
+                    "default".to_string(),
+                ),
+            };
+        }
         let exe = std::env::current_exe()
             .ok()
             .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
@@ -304,6 +334,27 @@ fn build_resource(settings: &Settings) -> (Resource, ReportLine) {
             origin,
         },
     )
+}
+
+/// For `check`: the package name in the `Cargo.toml` beside the settings file (else in the
+/// current directory), which is the app's executable name unless it names its binary.
+fn app_package_name(settings: &Settings) -> Option<String> {
+    let dir = match settings.file().and_then(|f| f.parent()) {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => std::env::current_dir().ok()?,
+    };
+    let text = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+    let manifest: toml::Table = text.parse().ok()?;
+    let package = manifest.get("package")?.as_table()?;
+    // A single named binary is the executable; several leave the package name as the guess.
+    let bins = manifest.get("bin").and_then(|b| b.as_array());
+    let bin_name = match bins.map(|b| b.as_slice()) {
+        Some([only]) => only.get("name").and_then(|n| n.as_str()),
+        _ => None,
+    };
+    bin_name
+        .or_else(|| package.get("name")?.as_str())
+        .map(str::to_string)
 }
 
 #[cfg(test)]

@@ -125,6 +125,10 @@ pub(crate) fn note_shutdown() {
 }
 
 /// Whether a globally installed guard was dropped in this process.
+#[cfg_attr(
+    not(any(feature = "axum", feature = "actix", feature = "reqwest")),
+    allow(dead_code)
+)]
 pub(crate) fn was_shut_down() -> bool {
     SHUT_DOWN.load(Ordering::Relaxed)
 }

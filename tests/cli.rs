@@ -185,3 +185,38 @@ fn check_with_a_missing_config_file_is_an_error_before_any_report() {
         );
     }
 }
+
+#[test]
+fn check_reports_the_service_name_the_app_will_have() {
+    // Not the tool's own name (`unknown_service:opencensus-settings`): the app's, as its
+    // Cargo.toml names it, and the cloud role the envelopes will carry with it.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Cargo.toml"),
+        "[package]\nname = \"orders-api\"\nversion = \"0.1.0\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("opencensus.toml"),
+        "[OPENCENSUS.TRACE]\nEXPORTER = \"PrintExporter()\"\n",
+    )
+    .unwrap();
+    let out = check_cmd(dir.path()).arg("check").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("service.name"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.contains("unknown_service:orders-api"), "{line}");
+    assert!(!stdout.contains("unknown_service:opencensus-settings"), "{stdout}");
+
+    // Without a Cargo.toml, it says it cannot know rather than guess.
+    std::fs::remove_file(dir.path().join("Cargo.toml")).unwrap();
+    let out = check_cmd(dir.path()).arg("check").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("unknown_service:<the app's executable name>"),
+        "{stdout}"
+    );
+}

@@ -3,10 +3,8 @@
 //! `azure`) and OTLP (feature `otlp`). They sit above the registry (they are its plugins) and
 //! below `builtins`, which registers them; none knows the settings.
 
-#[cfg(feature = "azure")]
 pub(crate) mod azure;
 mod file;
-#[cfg(feature = "otlp")]
 pub(crate) mod otlp;
 pub(crate) mod print;
 
@@ -111,33 +109,9 @@ pub(crate) fn register(r: &mut Registry) {
         "opencensus.trace.file_exporter.FileExporter",
     );
 
-    #[cfg(feature = "azure")]
+    // Known whatever the features: without theirs, validated by `check` but not installable.
     azure::register(r);
-    #[cfg(not(feature = "azure"))]
-    r.add_builtin_params(
-        "opencensus.ext.azure.trace_exporter.AzureExporter",
-        Vec::new(),
-        Factory::Unavailable(
-            ComponentKind::Exporter,
-            "build opencensus-settings with the `azure` feature",
-        ),
-    );
-    #[cfg(feature = "otlp")]
     otlp::register(r);
-    #[cfg(not(feature = "otlp"))]
-    for name in [
-        "opentelemetry.exporter.otlp.proto.http.trace_exporter.OTLPSpanExporter",
-        "opentelemetry.exporter.otlp.proto.grpc.trace_exporter.OTLPSpanExporter",
-    ] {
-        r.add_builtin_params(
-            name,
-            Vec::new(),
-            Factory::Unavailable(
-                ComponentKind::Exporter,
-                "build opencensus-settings with the `otlp` feature",
-            ),
-        );
-    }
 
     // OTEL_TRACES_EXPORTER=none: spans are sampled as configured and go nowhere.
     r.add_builtin(

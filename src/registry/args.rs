@@ -552,7 +552,7 @@ pub(crate) fn build(
     kind: ComponentKind,
     environment: Option<&Environment>,
 ) -> Result<Built, ArgError> {
-    build_described(registry, call, kind, environment).map(|(b, _)| b)
+    build_described(registry, call, kind, environment, false).map(|(b, _)| b)
 }
 
 pub(crate) fn build_described(
@@ -560,13 +560,27 @@ pub(crate) fn build_described(
     call: &Call,
     kind: ComponentKind,
     environment: Option<&Environment>,
+    checking: bool,
 ) -> Result<(Built, String), ArgError> {
     let component = registry
         .lookup(&call.name.value, kind)
         .map_err(|e| e.at(call.name.span.clone()))?;
-    // Known but not in this build: say so before judging its arguments.
-    if let Factory::Unavailable(_, reason) = &component.factory {
-        return Err(not_available(component, reason, call));
+    // Known but not in this build: to install, say so before judging its arguments; to
+    // check, judge them (SPEC 10: valid, and needing a feature to run, is not unknown).
+    if let Factory::Unavailable {
+        feature, validate, ..
+    } = &component.factory
+    {
+        if !checking {
+            return Err(not_available(component, feature, call));
+        }
+        let args = Args::bind(registry, component, call, environment)?;
+        validate(&args).map_err(|e| e.at(call.span.clone()))?;
+        let description = args.describe();
+        return Ok((
+            Built::Exporter(super::ExporterComponent::needs_feature(component.class(), feature)),
+            description,
+        ));
     }
     let args = Args::bind(registry, component, call, environment)?;
     let description = args.describe();
@@ -575,16 +589,18 @@ pub(crate) fn build_described(
         Factory::Exporter(f) => Built::Exporter(f(&args).map_err(|e| e.at(call.span.clone()))?),
         Factory::Propagator(f) => Built::Propagator(f(&args).map_err(|e| e.at(call.span.clone()))?),
         Factory::Transport => Built::Transport,
-        Factory::Unavailable(_, reason) => return Err(not_available(component, reason, call)),
+        Factory::Unavailable { feature, .. } => {
+            return Err(not_available(component, feature, call));
+        }
     };
     Ok((built, description))
 }
 
-fn not_available(component: &Component, reason: &str, call: &Call) -> ArgError {
+fn not_available(component: &Component, feature: &str, call: &Call) -> ArgError {
     ArgError::new(
         ErrorKind::NotAvailable,
         format!(
-            "`{}` is not available in this build: {reason}",
+            "`{}` is not available in this build: build opencensus-settings with the `{feature}` feature",
             component.class()
         ),
     )

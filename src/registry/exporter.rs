@@ -85,6 +85,27 @@ impl ExporterComponent {
         }
     }
 
+    /// A known exporter this build lacks, as `check` reports it once its arguments are valid;
+    /// installing it is an error (never reached: install refuses it before).
+    pub(crate) fn needs_feature(class: &str, feature: &'static str) -> Self {
+        let class = class.to_string();
+        ExporterComponent {
+            build: Box::new(move |_| {
+                Err(format!(
+                    "{class} is not available in this build: build opencensus-settings with the `{feature}` feature"
+                )
+                .into())
+            }),
+            details: vec![ReportLine {
+                key: "availability".into(),
+                value: format!("valid; needs feature `{feature}` to run"),
+                origin: "this build of opencensus-settings".into(),
+            }],
+            per_span_rate: false,
+            role_from_service_name: false,
+        }
+    }
+
     /// Adds a line to the start-up report and `check` output (an effective endpoint, say).
     /// Never pass a secret.
     pub fn with_detail(

@@ -112,6 +112,8 @@ pub type PropagatorComponent = Box<dyn TextMapPropagator + Send + Sync>;
 type SamplerFactory = dyn Fn(&Args<'_>) -> Result<SamplerComponent, ArgError> + Send + Sync;
 type ExporterFactory = dyn Fn(&Args<'_>) -> Result<ExporterComponent, ArgError> + Send + Sync;
 type PropagatorFactory = dyn Fn(&Args<'_>) -> Result<PropagatorComponent, ArgError> + Send + Sync;
+/// Validates a component's arguments without building it (for one this build lacks).
+pub(crate) type ValidateFn = dyn Fn(&Args<'_>) -> Result<(), ArgError> + Send + Sync;
 
 #[derive(Clone)]
 pub(crate) enum Factory {
@@ -119,9 +121,14 @@ pub(crate) enum Factory {
     Exporter(Arc<ExporterFactory>),
     Propagator(Arc<PropagatorFactory>),
     Transport,
-    /// Known, but not usable in this build: the reason.
+    /// Known, but not usable in this build: the feature it needs, and how to validate its
+    /// arguments all the same (`check` reports a valid one as "valid; needs feature").
     #[cfg_attr(all(feature = "azure", feature = "otlp"), allow(dead_code))]
-    Unavailable(ComponentKind, &'static str),
+    Unavailable {
+        kind: ComponentKind,
+        feature: &'static str,
+        validate: Arc<ValidateFn>,
+    },
 }
 
 impl Factory {
@@ -131,7 +138,7 @@ impl Factory {
             Factory::Exporter(_) => ComponentKind::Exporter,
             Factory::Propagator(_) => ComponentKind::Propagator,
             Factory::Transport => ComponentKind::Transport,
-            Factory::Unavailable(kind, _) => *kind,
+            Factory::Unavailable { kind, .. } => *kind,
         }
     }
 }

@@ -17,16 +17,22 @@
 //! | sampler rate x 100 | `sampleRate` |
 
 mod connection;
+#[cfg(feature = "azure")]
 mod delivery;
+#[cfg(feature = "azure")]
 mod envelope;
+#[cfg(feature = "azure")]
 mod exporter;
+#[cfg(feature = "azure")]
 mod storage;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::ErrorKind;
-use crate::registry::{ArgError, Args, ComponentKind, ExporterComponent, Factory, Param, Registry};
+#[cfg(feature = "azure")]
+use crate::registry::ExporterComponent;
+use crate::registry::{ArgError, Args, ComponentKind, Factory, Param, Registry};
 use crate::secret::Secret;
 
 pub(crate) use connection::{ConnectionString, is_guid, parse as parse_connection_string};
@@ -40,6 +46,7 @@ pub(crate) const NAME: &str = "opencensus.ext.azure.trace_exporter.AzureExporter
 
 /// The validated keywords of `AzureExporter(...)`.
 #[derive(Clone)]
+#[cfg_attr(not(feature = "azure"), allow(dead_code))]
 pub(crate) struct AzureConfig {
     pub(crate) connection: ConnectionString,
     pub(crate) connection_origin: String,
@@ -248,7 +255,7 @@ fn configure(args: &Args<'_>) -> Result<AzureConfig, ArgError> {
                 ))
                 .at(v));
             }
-            if reqwest::Proxy::all(&url).is_err() {
+            if !proxy_url_is_valid(&url) {
                 let v = args
                     .get("proxies")
                     .map(|v| v.span.clone())
@@ -280,17 +287,47 @@ fn configure(args: &Args<'_>) -> Result<AzureConfig, ArgError> {
     })
 }
 
-pub(crate) fn register(r: &mut Registry) {
-    let params: Vec<Param> = PARAMS
+#[cfg(feature = "azure")]
+fn proxy_url_is_valid(url: &str) -> bool {
+    reqwest::Proxy::all(url).is_ok()
+}
+
+/// Without reqwest: what it would accept, roughly (a scheme and a host).
+#[cfg(not(feature = "azure"))]
+fn proxy_url_is_valid(url: &str) -> bool {
+    url.split_once("://")
+        .is_some_and(|(scheme, rest)| !scheme.is_empty() && !rest.is_empty())
+}
+
+fn params() -> Vec<Param> {
+    PARAMS
         .iter()
         .map(|p| match *p {
             "connection_string" | "instrumentation_key" | "proxies" => Param::secret(*p),
             other => Param::new(other),
         })
-        .collect();
+        .collect()
+}
+
+/// Without the `azure` feature: known, its arguments validated for `check`, not installable.
+#[cfg(not(feature = "azure"))]
+pub(crate) fn register(r: &mut Registry) {
     r.add_builtin_params(
         NAME,
-        params,
+        params(),
+        Factory::Unavailable {
+            kind: ComponentKind::Exporter,
+            feature: "azure",
+            validate: Arc::new(|args| configure(args).map(|_| ())),
+        },
+    );
+}
+
+#[cfg(feature = "azure")]
+pub(crate) fn register(r: &mut Registry) {
+    r.add_builtin_params(
+        NAME,
+        params(),
         Factory::Exporter(Arc::new(|args| {
             let config = configure(args)?;
             let endpoint = config.connection.ingestion_endpoint.clone();

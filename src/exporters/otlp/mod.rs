@@ -15,16 +15,17 @@
 //! - the gRPC class path with `protocol='http/protobuf'` is an error.
 
 use std::fmt;
+#[cfg(not(feature = "otlp"))]
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use opentelemetry_http::{HttpClient, HttpError, Request, Response};
-use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
+#[cfg(feature = "otlp")]
+mod build;
 
-use crate::export_thread::{Hooks, ThreadConfig, ThreadProcessor};
 use crate::origin::Origin;
-use crate::registry::{ArgError, Args, ExporterComponent, Factory, Param, Registry};
+#[cfg(not(feature = "otlp"))]
+use crate::registry::ComponentKind;
+use crate::registry::{ArgError, Args, Factory, Param, Registry};
 use crate::secret::Secret;
 
 pub(crate) const HTTP_NAME: &str =
@@ -39,6 +40,7 @@ enum Protocol {
 }
 
 impl Protocol {
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     fn name(self) -> &'static str {
         match self {
             Protocol::HttpProtobuf => "http/protobuf",
@@ -259,7 +261,7 @@ fn configure(args: &Args<'_>, grpc_class: bool) -> Result<OtlpConfig, ArgError> 
         },
     };
     for (k, _) in &headers.value {
-        if http::HeaderName::from_bytes(k.as_bytes()).is_err() {
+        if !is_header_name(k) {
             return Err(ArgError::invalid(format!(
                 "`{k}` is not a valid header name"
             )));
@@ -342,173 +344,42 @@ fn configure(args: &Args<'_>, grpc_class: bool) -> Result<OtlpConfig, ArgError> 
     })
 }
 
-/// Sends exactly the resolved headers (the crate also merges the process's
-/// `OTEL_EXPORTER_OTLP_HEADERS`; `headers=` must replace those).
-struct HttpSender {
-    client: reqwest::Client,
-    headers: Vec<(http::HeaderName, http::HeaderValue)>,
+/// An HTTP header name (RFC 9110 token), as `http::HeaderName` accepts one.
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-impl fmt::Debug for HttpSender {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("OtlpHttpClient")
-    }
+fn params() -> Vec<Param> {
+    vec![
+        Param::new("endpoint"),
+        Param::new("protocol"),
+        Param::secret("headers"),
+        Param::new("timeout"),
+        Param::new("compression"),
+    ]
 }
 
-const KEEP: [&str; 5] = [
-    "content-type",
-    "content-encoding",
-    "content-length",
-    "user-agent",
-    "accept",
-];
-
-#[async_trait::async_trait]
-impl HttpClient for HttpSender {
-    async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
-        let (mut parts, body) = request.into_parts();
-        let names: Vec<http::HeaderName> = parts.headers.keys().cloned().collect();
-        for name in names {
-            if !KEEP.contains(&name.as_str()) {
-                parts.headers.remove(&name);
-            }
-        }
-        for (k, v) in &self.headers {
-            parts.headers.insert(k.clone(), v.clone());
-        }
-        let request = reqwest::Request::try_from(Request::from_parts(parts, body))?;
-        let response = self.client.execute(request).await?;
-        let mut builder = Response::builder().status(response.status());
-        if let Some(headers) = builder.headers_mut() {
-            *headers = response.headers().clone();
-        }
-        Ok(builder.body(response.bytes().await?)?)
-    }
-}
-
-use crate::error::BoxError;
-
-fn header_pairs(
-    config: &OtlpConfig,
-) -> Result<Vec<(http::HeaderName, http::HeaderValue)>, BoxError> {
-    config
-        .headers
-        .value
-        .iter()
-        .map(|(k, v)| {
-            Ok((
-                http::HeaderName::from_bytes(k.as_bytes())?,
-                http::HeaderValue::from_str(v.expose())
-                    .map_err(|_| format!("the value of header `{k}` is not valid"))?,
-            ))
-        })
-        .collect()
-}
-
-fn build_exporter(config: &OtlpConfig) -> Result<opentelemetry_otlp::SpanExporter, BoxError> {
-    let headers = header_pairs(config)?;
-    match config.protocol.value {
-        Protocol::HttpProtobuf => {
-            let client = reqwest::Client::builder()
-                .timeout(config.timeout.value)
-                .no_proxy()
-                .build()?;
-            let mut builder = opentelemetry_otlp::SpanExporter::builder()
-                .with_http()
-                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                .with_endpoint(config.endpoint.value.clone())
-                .with_timeout(config.timeout.value)
-                .with_http_client(HttpSender { client, headers });
-            if config.gzip.value {
-                builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
-            }
-            Ok(builder.build()?)
-        }
-        Protocol::Grpc => {
-            let mut metadata = tonic::metadata::MetadataMap::new();
-            for (k, v) in &headers {
-                let key = tonic::metadata::MetadataKey::from_bytes(k.as_str().as_bytes())?;
-                let value = tonic::metadata::MetadataValue::try_from(v.as_bytes())?;
-                metadata.insert(key, value);
-            }
-            let mut builder = opentelemetry_otlp::SpanExporter::builder()
-                .with_tonic()
-                .with_endpoint(config.endpoint.value.clone())
-                .with_timeout(config.timeout.value)
-                // Exactly our metadata: the crate merged the process's OTEL_EXPORTER_OTLP_HEADERS.
-                .with_interceptor(move |mut req: tonic::Request<()>| {
-                    *req.metadata_mut() = metadata.clone();
-                    Ok(req)
-                });
-            if config.gzip.value {
-                builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
-            }
-            Ok(builder.build()?)
-        }
-    }
-}
-
-fn factory(grpc_class: bool) -> Factory {
-    Factory::Exporter(Arc::new(move |args| {
-        let config = configure(args, grpc_class)?;
-        let header_names: Vec<&str> = config
-            .headers
-            .value
-            .iter()
-            .map(|(k, _)| k.as_str())
-            .collect();
-        let headers_shown = if header_names.is_empty() {
-            "none".to_string()
-        } else {
-            format!("{} (values redacted)", header_names.join(", "))
-        };
-        let component = ExporterComponent::processor({
-            let config = config.clone();
-            move |cx| -> Result<ThreadProcessor, BoxError> {
-                ThreadProcessor::spawn_built(
-                    "otlp",
-                    || build_exporter(&config),
-                    ThreadConfig::default(),
-                    cx.export_counters(),
-                    Hooks::default(),
-                )
-            }
-        })
-        .with_detail(
-            "otlp endpoint",
-            config.endpoint.value.clone(),
-            config.endpoint.origin.clone(),
-        )
-        .with_detail(
-            "otlp protocol",
-            config.protocol.value.name(),
-            config.protocol.origin.clone(),
-        )
-        .with_detail("otlp headers", headers_shown, config.headers.origin.clone())
-        .with_detail(
-            "otlp timeout",
-            format!("{:?}", config.timeout.value),
-            config.timeout.origin.clone(),
-        )
-        .with_detail(
-            "otlp compression",
-            if config.gzip.value { "gzip" } else { "none" },
-            config.gzip.origin.clone(),
-        );
-        Ok(component)
-    }))
-}
-
+/// Registers both OTLP exporters: built by `build` with the `otlp` feature; without it, known
+/// (their arguments validated the same way, for `check`) but not installable.
 pub(crate) fn register(r: &mut Registry) {
-    let params = || {
-        vec![
-            Param::new("endpoint"),
-            Param::new("protocol"),
-            Param::secret("headers"),
-            Param::new("timeout"),
-            Param::new("compression"),
-        ]
-    };
-    r.add_builtin_params(HTTP_NAME, params(), factory(false));
-    r.add_builtin_params(GRPC_NAME, params(), factory(true));
+    for (name, grpc_class) in [(HTTP_NAME, false), (GRPC_NAME, true)] {
+        r.add_builtin_params(name, params(), factory(grpc_class));
+    }
+}
+
+#[cfg(feature = "otlp")]
+fn factory(grpc_class: bool) -> Factory {
+    build::factory(grpc_class)
+}
+
+#[cfg(not(feature = "otlp"))]
+fn factory(grpc_class: bool) -> Factory {
+    Factory::Unavailable {
+        kind: ComponentKind::Exporter,
+        feature: "otlp",
+        validate: Arc::new(move |args| configure(args, grpc_class).map(|_| ())),
+    }
 }

@@ -164,6 +164,7 @@ where
                 .get(actix_web::http::header::USER_AGENT)
                 .and_then(|h| h.to_str().ok()),
             headers: &Headers(headers),
+            grpc: false,
         };
         let (cx, span) = match shared.begin(&view) {
             Begin::Excluded(cx) => (cx, None),

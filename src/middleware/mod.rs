@@ -40,6 +40,9 @@ pub(crate) struct RequestView<'a> {
     pub(crate) version: &'static str,
     pub(crate) user_agent: Option<&'a str>,
     pub(crate) headers: &'a dyn Extractor,
+    /// A gRPC call (`content-type: application/grpc...`): named by its method, finished by
+    /// its `grpc-status`.
+    pub(crate) grpc: bool,
 }
 
 /// An error recorded on the request span: the handler's `Err`, a response carrying
@@ -238,6 +241,58 @@ impl TextMapPropagator for GlobalPropagator {
     }
 }
 
+/// gRPC's UNIMPLEMENTED status.
+pub(crate) const GRPC_UNIMPLEMENTED: i64 = 12;
+
+/// gRPC's CANCELLED status: what a call whose response was dropped unfinished ended with.
+pub(crate) const GRPC_CANCELLED: i64 = 1;
+
+/// `/package.Service/Method` as its service and method, when the path is exactly that shape
+/// (identifier characters only, 256 bytes at most).
+pub(crate) fn grpc_method(path: &str) -> Option<(&str, &str)> {
+    if path.len() > 256 {
+        return None;
+    }
+    let (service, method) = path.strip_prefix('/')?.split_once('/')?;
+    let ident = |s: &str, dots: bool| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || (dots && b == b'.'))
+    };
+    (ident(service, true) && ident(method, false)).then_some((service, method))
+}
+
+/// A `grpc-message` value as text: percent-decoded (as gRPC encodes it), lossy UTF-8, at
+/// most 256 characters.
+pub(crate) fn grpc_message(raw: &[u8]) -> String {
+    let hex = |b: u8| (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok());
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match (raw[i], raw.get(i + 1).copied().and_then(hex), raw.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(hi), Some(lo)) => {
+                bytes.push(hi * 16 + lo);
+                i += 3;
+            }
+            (b, _, _) => {
+                bytes.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&bytes).chars().take(256).collect()
+}
+
+/// A `grpc-status` value as a code; one that is not a number is UNKNOWN (2), as gRPC clients
+/// read it.
+pub(crate) fn grpc_code(value: &[u8]) -> i64 {
+    std::str::from_utf8(value)
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .filter(|c| (0..=i64::from(u16::MAX)).contains(c))
+        .unwrap_or(2)
+}
+
 /// The outcome of [`Shared::begin`].
 pub(crate) enum Begin {
     /// Excluded: run the handler in this context (incoming trace, telemetry suppressed).
@@ -250,6 +305,8 @@ pub(crate) enum Begin {
 pub(crate) struct RequestSpan {
     cx: Context,
     recording: bool,
+    /// Finished with [`RequestSpan::finish_grpc`], by its `grpc-status`.
+    pub(crate) grpc: bool,
 }
 
 /// Polls a request's inner future; when it completes (or panics) ends the span, if any, with
@@ -309,10 +366,17 @@ impl Shared {
         let (cx, recording) = self.tracer.start(builder, &parent);
         if recording {
             let span = cx.span();
-            if req.route.is_some() {
+            let mut attrs = Vec::with_capacity(14);
+            let grpc = req.grpc.then(|| grpc_method(req.path)).flatten();
+            if let Some((service, rpc_method)) = grpc {
+                // SPEC 12: a gRPC call is named by its method, with the RPC conventions.
+                span.update_name(format!("{service}/{rpc_method}"));
+                attrs.push(KeyValue::new("rpc.system", "grpc"));
+                attrs.push(KeyValue::new("rpc.service", service.to_string()));
+                attrs.push(KeyValue::new("rpc.method", rpc_method.to_string()));
+            } else if req.route.is_some() {
                 span.update_name(known_span_name(method, req.route));
             }
-            let mut attrs = Vec::with_capacity(14);
             attrs.push(KeyValue::new(
                 "http.request.method",
                 method.unwrap_or("_OTHER"),
@@ -362,7 +426,11 @@ impl Shared {
             attrs.push(KeyValue::new("network.protocol.version", req.version));
             span.set_attributes(attrs);
         }
-        Begin::Traced(RequestSpan { cx, recording })
+        Begin::Traced(RequestSpan {
+            cx,
+            recording,
+            grpc: req.grpc,
+        })
     }
 }
 
@@ -408,9 +476,71 @@ impl RequestSpan {
         span.end();
     }
 
+    /// Ends a gRPC call's span: `grpc` is its `grpc-status` (`None`: absent, which is OK); any
+    /// other status than 0 is an error. An UNIMPLEMENTED method (12) is named by the HTTP
+    /// method instead, so a client cannot mint span names with calls to methods that do not
+    /// exist.
+    pub(crate) fn finish_grpc(
+        self,
+        status: Option<u16>,
+        grpc: Option<i64>,
+        message: Option<&str>,
+        error: Option<&HandlerError>,
+    ) {
+        if self.recording {
+            let span = self.cx.span();
+            let code = grpc.unwrap_or(0);
+            span.set_attribute(KeyValue::new("rpc.grpc.status_code", code));
+            if code != 0 {
+                if code == GRPC_UNIMPLEMENTED {
+                    span.update_name("POST");
+                }
+                span.set_status(Status::error(match message {
+                    Some(m) if !m.is_empty() => format!("grpc-status {code}: {m}"),
+                    _ => format!("grpc-status {code}"),
+                }));
+            }
+        }
+        self.finish(status, error);
+    }
+
     /// Ends the span for a panic (type `panic`, the payload as the message).
     pub(crate) fn panicked(self, payload: &(dyn std::any::Any + Send)) {
         let message = crate::stats::panic_message(payload);
         self.finish(None, Some(&HandlerError::new("panic", message)));
+    }
+}
+
+#[cfg(test)]
+mod grpc_tests {
+    use super::{grpc_code, grpc_message, grpc_method};
+
+    #[test]
+    fn grpc_paths_statuses_and_messages() {
+        assert_eq!(
+            grpc_method("/pkg.v1.Orders/Get"),
+            Some(("pkg.v1.Orders", "Get"))
+        );
+        for bad in [
+            "/",
+            "/Orders",
+            "/Orders/",
+            "//Get",
+            "/a/b/c",
+            "/a b/Get",
+            "/a/G.et",
+            "Orders/Get",
+        ] {
+            assert_eq!(grpc_method(bad), None, "{bad}");
+        }
+        assert_eq!(grpc_method(&format!("/{}/Get", "a".repeat(300))), None);
+        assert_eq!(grpc_code(b"0"), 0);
+        assert_eq!(grpc_code(b"13"), 13);
+        assert_eq!(grpc_code(b"x"), 2);
+        assert_eq!(grpc_code(b"-1"), 2);
+        assert_eq!(grpc_message(b"db%20down%"), "db down%");
+        assert_eq!(grpc_message(b"caf%C3%A9"), "café");
+        assert_eq!(grpc_message(b"%zz"), "%zz");
+        assert_eq!(grpc_message("x".repeat(300).as_bytes()).len(), 256);
     }
 }

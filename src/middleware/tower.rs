@@ -15,7 +15,9 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{Begin, HandlerError, LazyShared, Overrides, RequestSpan, RequestView};
+use super::{
+    Begin, GRPC_CANCELLED, HandlerError, LazyShared, Overrides, RequestSpan, RequestView, grpc_code,
+};
 use crate::error::Error;
 use crate::exclude::PathExcludeList;
 
@@ -44,6 +46,26 @@ use crate::exclude::PathExcludeList;
 /// `ServiceBuilder::new().layer(OpencensusLayer::new()).service(router)`) runs before routing
 /// and sees no route at all: every span is named by its method. Nested routers that each carry
 /// the layer still produce one span per request (the innermost route names it).
+///
+/// # gRPC (tonic)
+/// A request with `content-type: application/grpc...` is a gRPC call: its span is named
+/// `{package.Service}/{Method}` (from the path), with `rpc.system` `grpc`, `rpc.service`,
+/// `rpc.method` and `rpc.grpc.status_code` (from the `grpc-status` trailer, or the header of a
+/// trailers-only answer; absent is OK). Any status but OK makes the span an error (the
+/// Application Insights request: `success` false, `responseCode` the gRPC code), although HTTP
+/// said 200; a call to a method the server does not have (UNIMPLEMENTED) is named `POST`, so
+/// clients cannot mint span names. The span lasts until the trailers are sent. Trailers are
+/// read from axum's body, so put the layer on an axum `Router`; for tonic:
+///
+/// ```ignore
+/// let app = tonic::service::Routes::new(MyServiceServer::new(service))
+///     .into_axum_router()
+///     .layer(opencensus_settings::OpencensusLayer::new());
+/// tonic::transport::Server::builder()
+///     .add_routes(tonic::service::Routes::from(app))
+///     .serve(addr)
+///     .await?;
+/// ```
 ///
 /// # Client address
 /// `client.address` is the socket peer, read from `ConnectInfo<SocketAddr>`: serve with
@@ -151,9 +173,17 @@ fn route<B>(req: &http::Request<B>) -> Option<&str> {
         .map(|m| m.as_str())
 }
 
+/// Whether a request is a gRPC call (`content-type: application/grpc`, `+proto`, ...).
+fn is_grpc(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+}
+
 impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for OpencensusService<S>
 where
     S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    ResBody: 'static,
     S::Error: fmt::Display,
 {
     type Response = S::Response;
@@ -200,6 +230,7 @@ where
                 .get(http::header::USER_AGENT)
                 .and_then(|h| h.to_str().ok()),
             headers: &Headers(headers),
+            grpc: is_grpc(headers),
         };
         match shared.begin(&view) {
             Begin::Excluded(cx) => {
@@ -246,25 +277,161 @@ impl<F> fmt::Debug for ResponseFuture<F> {
 impl<F, ResBody, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<http::Response<ResBody>, E>>,
+    ResBody: 'static,
     E: fmt::Display,
 {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        super::poll_request(this.inner, this.span, cx, |span, result| match result {
-            Ok(response) => {
-                let error = response.extensions().get::<HandlerError>();
-                span.finish(Some(response.status().as_u16()), error);
+        // A gRPC call whose status comes in the trailers: the body finishes its span.
+        let mut deferred: Option<(RequestSpan, u16)> = None;
+        let result = std::task::ready!(super::poll_request(
+            this.inner,
+            this.span,
+            cx,
+            |span, result| match result {
+                Ok(response) if span.grpc => {
+                    let status = response.status().as_u16();
+                    let headers = response.headers();
+                    match headers.get("grpc-status") {
+                        // Trailers-only: the status is in the headers.
+                        Some(code) => span.finish_grpc(
+                            Some(status),
+                            Some(grpc_code(code.as_bytes())),
+                            headers
+                                .get("grpc-message")
+                                .map(|m| super::grpc_message(m.as_bytes()))
+                                .as_deref(),
+                            response.extensions().get::<HandlerError>(),
+                        ),
+                        None => deferred = Some((span, status)),
+                    }
+                }
+                Ok(response) => {
+                    let error = response.extensions().get::<HandlerError>();
+                    span.finish(Some(response.status().as_u16()), error);
+                }
+                Err(error) => span.finish(
+                    None,
+                    Some(&HandlerError::new(
+                        std::any::type_name::<E>(),
+                        error.to_string(),
+                    )),
+                ),
             }
-            Err(error) => span.finish(
-                None,
-                Some(&HandlerError::new(
-                    std::any::type_name::<E>(),
-                    error.to_string(),
-                )),
-            ),
-        })
+        ));
+        let mut result = result;
+        if let (Some((span, status)), Ok(response)) = (deferred, &mut result) {
+            follow_trailers(response, span, status);
+        }
+        Poll::Ready(result)
+    }
+}
+
+static UNREADABLE_WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Hands a gRPC call's span to its response body, which ends it at the trailers. The body is
+/// wrapped in place, so the response keeps its type: this works for axum's body (what an axum
+/// `Router`, and tonic's `Routes::into_axum_router()`, answer with).
+fn follow_trailers<B: 'static>(response: &mut http::Response<B>, span: RequestSpan, status: u16) {
+    let body: &mut dyn std::any::Any = response.body_mut();
+    if let Some(body) = body.downcast_mut::<axum::body::Body>() {
+        let inner = std::mem::replace(body, axum::body::Body::empty());
+        // An empty body (no trailers will come) ends the call now: no status is OK.
+        if http_body::Body::is_end_stream(&inner) {
+            span.finish_grpc(Some(status), None, None, None);
+            *body = inner;
+            return;
+        }
+        *body = axum::body::Body::new(TracedBody {
+            inner,
+            pending: Some((span, status)),
+        });
+        return;
+    }
+    if !UNREADABLE_WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        crate::diag::warn(format_args!(
+            "a gRPC call's status comes in the trailers of a `{}` body, which the tracing layer \
+             cannot read, so it is recorded as OK: put the layer on an axum Router (for tonic: \
+             `Routes::into_axum_router().layer(OpencensusLayer::new())`)",
+            std::any::type_name::<B>()
+        ));
+    }
+    span.finish_grpc(Some(status), None, None, None);
+}
+
+pin_project_lite::pin_project! {
+    /// A gRPC response body: the inner body, unchanged. For a gRPC call
+    /// whose status comes in the trailers, it ends the span when they do (the span then lasts
+    /// as long as the stream). A body dropped unfinished ends it as CANCELLED.
+    struct TracedBody<B> {
+        #[pin]
+        inner: B,
+        pending: Option<(RequestSpan, u16)>,
+    }
+
+    impl<B> PinnedDrop for TracedBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some((span, status)) = this.pending.take() {
+                // Ends seen while polling finish the span there: this one was cut off.
+                span.finish_grpc(Some(status), Some(GRPC_CANCELLED), None, None);
+            }
+        }
+    }
+}
+
+impl<B> fmt::Debug for TracedBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TracedBody")
+            .field("grpc_pending", &self.pending.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: http_body::Body> http_body::Body for TracedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let mut inner = this.inner;
+        let frame = std::task::ready!(inner.as_mut().poll_frame(cx));
+        if this.pending.is_some() {
+            let end = match &frame {
+                Some(Ok(f)) => f.trailers_ref().map(|t| {
+                    (
+                        t.get("grpc-status").map(|c| grpc_code(c.as_bytes())),
+                        t.get("grpc-message")
+                            .map(|m| super::grpc_message(m.as_bytes())),
+                    )
+                }),
+                // The stream broke: UNKNOWN, as a client sees it.
+                Some(Err(_)) => Some((Some(2), None)),
+                // Ended without trailers: no status is OK.
+                None => Some((None, None)),
+            }
+            // The last data frame of a body without trailers: it will not be polled again.
+            .or_else(|| inner.is_end_stream().then_some((None, None)));
+            if let Some((code, message)) = end
+                && let Some((span, status)) = this.pending.take()
+            {
+                span.finish_grpc(Some(status), code, message.as_deref(), None);
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -50,6 +50,7 @@ pub(super) struct Known<'a> {
     pub(super) messaging_system: Option<&'a Value>,
     pub(super) rpc_system_name: Option<&'a Value>,
     pub(super) rpc_system: Option<&'a Value>,
+    pub(super) rpc_grpc_status_code: Option<&'a Value>,
     pub(super) user_id: Option<&'a Value>,
     pub(super) enduser_id: Option<&'a Value>,
     /// `_MS.sampleRate`: the span's own sampling percentage (its parent decided).
@@ -106,6 +107,7 @@ impl<'a> Known<'a> {
                 "messaging.system" => &mut k.messaging_system,
                 "rpc.system.name" => &mut k.rpc_system_name,
                 "rpc.system" => &mut k.rpc_system,
+                "rpc.grpc.status_code" => &mut k.rpc_grpc_status_code,
                 "user.id" => &mut k.user_id,
                 "enduser.id" => &mut k.enduser_id,
                 crate::samplers::SAMPLE_RATE_KEY => &mut k.sample_rate,

@@ -251,6 +251,8 @@ impl EnvelopeWriter {
     ) {
         out.extend_from_slice(b",\"id\":");
         Tag::Span(span.span_context.span_id()).write(out, 128);
+        // SPEC 12: a gRPC call is named by its method, and its status is the gRPC one.
+        let grpc = grpc_status(k);
         if let Some(source) = k
             .client_address
             .or(k.http_client_ip)
@@ -263,6 +265,10 @@ impl EnvelopeWriter {
             json_value(out, source, 1024);
         }
         match (method, k.route) {
+            _ if grpc.is_some() => {
+                out.extend_from_slice(b",\"name\":");
+                json_str(out, &span.name, 1024);
+            }
             (Some(m), Some(r)) => {
                 out.extend_from_slice(b",\"name\":");
                 Tag::Pair(m, r).write(out, 1024);
@@ -284,14 +290,19 @@ impl EnvelopeWriter {
         let code = status.and_then(status_number);
         let synthetic_500 = error && code.is_none();
         let mut w = Limited::open(out, 1024);
-        match status {
+        match (grpc, status) {
+            (Some(g), _) => w.value(g),
             _ if synthetic_500 => w.str("500"),
-            Some(s) => w.value(s),
-            None => w.str(result_code(&span.status)),
+            (None, Some(s)) => w.value(s),
+            (None, None) => w.str(result_code(&span.status)),
         }
         w.close();
-        // SPEC 7: 4xx and 5xx are failures, whatever the span status.
-        let failed = error || code.is_some_and(|c| c >= 400);
+        // SPEC 7: 4xx and 5xx are failures, whatever the span status; SPEC 12: so is every
+        // gRPC status but OK.
+        let failed = match grpc {
+            Some(g) => error || status_number(g) != Some(0),
+            None => error || code.is_some_and(|c| c >= 400),
+        };
         out.extend_from_slice(if failed {
             b",\"success\":false"
         } else {
@@ -703,6 +714,12 @@ fn status_number(v: &Value) -> Option<i64> {
         Value::String(s) => s.as_str().parse().ok(),
         _ => None,
     }
+}
+
+/// A gRPC server span's status code (`rpc.system` `grpc` with `rpc.grpc.status_code`).
+fn grpc_status<'a>(k: &Known<'a>) -> Option<&'a Value> {
+    let system = k.rpc_system.or(k.rpc_system_name)?;
+    (system.as_str() == "grpc").then_some(k.rpc_grpc_status_code?)
 }
 
 /// A request's `ai.operation.name` (SPEC 7: the request name, even when no route matched);

@@ -805,3 +805,39 @@ fn url_paths_for_dependency_names() {
         assert_eq!(super::url_path(url), path, "{url}");
     }
 }
+
+#[test]
+fn a_grpc_request_carries_its_method_name_and_status() {
+    // SPEC 12: named `{package.Service}/{Method}`; `responseCode` the gRPC status, and any
+    // status but OK a failure although HTTP said 200.
+    let grpc = |code: i64, status: Status| {
+        span(
+            SpanKind::Server,
+            "pkg.Orders/Get",
+            vec![
+                KeyValue::new("http.request.method", "POST"),
+                KeyValue::new("http.response.status_code", 200i64),
+                KeyValue::new("rpc.system", "grpc"),
+                KeyValue::new("rpc.service", "pkg.Orders"),
+                KeyValue::new("rpc.method", "Get"),
+                KeyValue::new("rpc.grpc.status_code", code),
+            ],
+            status,
+            0,
+            1,
+            1,
+        )
+    };
+    let ours = our_envelopes(
+        &[grpc(0, Status::Unset), grpc(13, Status::error("grpc-status 13"))],
+        &server_resource(),
+        1.0,
+    );
+    for (e, code, success) in [(&ours[0], "0", true), (&ours[1], "13", false)] {
+        let base = &e["data"]["baseData"];
+        assert_eq!(base["name"], "pkg.Orders/Get");
+        assert_eq!(e["tags"]["ai.operation.name"], "pkg.Orders/Get");
+        assert_eq!(base["responseCode"], code);
+        assert_eq!(base["success"], success);
+    }
+}

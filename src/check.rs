@@ -104,7 +104,10 @@ mod tests {
         let outcome = super::check(loader("SlowExporter(timeout=5)"));
         assert!(outcome.is_ok(), "{outcome}");
         let text = outcome.to_string();
-        assert!(text.contains("valid; needs feature `slow` to run"), "{text}");
+        assert!(
+            text.contains("valid; needs feature `slow` to run"),
+            "{text}"
+        );
 
         // Its arguments are judged all the same.
         let outcome = super::check(loader("SlowExporter(timeout=500)"));

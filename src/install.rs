@@ -353,7 +353,11 @@ impl Telemetry {
                 crate::diag::warn(format_args!(
                     "telemetry was lost: {} items dropped ({}), {} spans failed to export; {} delivered, {} stored{last}",
                     stats.dropped(),
-                    if causes.is_empty() { "none".to_string() } else { causes.join(", ") },
+                    if causes.is_empty() {
+                        "none".to_string()
+                    } else {
+                        causes.join(", ")
+                    },
                     stats.failed,
                     stats.delivered,
                     stats.stored,
@@ -493,7 +497,9 @@ impl TracerProvider for GlobalProvider {
     fn tracer_with_scope(&self, scope: InstrumentationScope) -> Self::Tracer {
         let state = GLOBAL.read().ok().and_then(|g| g.clone());
         match state {
-            Some(GlobalState::Sdk(p)) => global::BoxedTracer::new(Box::new(p.tracer_with_scope(scope))),
+            Some(GlobalState::Sdk(p)) => {
+                global::BoxedTracer::new(Box::new(p.tracer_with_scope(scope)))
+            }
             Some(GlobalState::Disabled) | None => global::BoxedTracer::new(Box::new(
                 NoopTracerProvider::new().tracer_with_scope(scope),
             )),

@@ -45,9 +45,9 @@
 // middleware. A module imports only from layers below its own.
 mod builtins;
 mod check;
-mod diag;
 #[cfg(feature = "reqwest")]
 pub mod client;
+mod diag;
 mod environment;
 mod error;
 pub mod exclude;
@@ -72,10 +72,10 @@ mod stats;
 mod tracer;
 
 pub use check::{CheckOutcome, check};
-#[cfg(any(feature = "axum", feature = "actix"))]
-pub use middleware::{HandlerError, TracedError};
 #[cfg(feature = "axum")]
 pub use middleware::tower::{OpencensusLayer, OpencensusService, ResponseFuture};
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub use middleware::{HandlerError, TracedError};
 
 /// The actix-web 4 middleware (feature `actix`).
 #[cfg(feature = "actix")]

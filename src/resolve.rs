@@ -97,7 +97,14 @@ fn resolve_spec(
             settings,
         )
     })?;
-    build_described(registry, &call, kind, Some(settings.environment()), checking).map_err(|e: ArgError| {
+    build_described(
+        registry,
+        &call,
+        kind,
+        Some(settings.environment()),
+        checking,
+    )
+    .map_err(|e: ArgError| {
         if let Some(origin) = e.origin {
             // The bad value is not in the spec (an environment variable): no caret.
             let mut p = Problem::new(e.kind, e.message).key(key.name()).at(origin);

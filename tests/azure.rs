@@ -234,7 +234,9 @@ async fn requests_arrive_as_request_telemetry() {
     );
     // SPEC 12: found under the request's operation in the Failures view.
     assert_eq!(exception["tags"]["ai.operation.name"], "GET /fail");
-    let sdk = exception["tags"]["ai.internal.sdkVersion"].as_str().unwrap();
+    let sdk = exception["tags"]["ai.internal.sdkVersion"]
+        .as_str()
+        .unwrap();
     assert!(
         sdk.ends_with(&format!(
             "m_rust:otel0.33.1:ext{}",
@@ -592,7 +594,10 @@ async fn outgoing_calls_arrive_as_dependencies_in_the_same_operation() {
                 get(move || {
                     let client = client.clone();
                     async move {
-                        let r = client.get(format!("http://{addr}/users/1?x=2")).send().await;
+                        let r = client
+                            .get(format!("http://{addr}/users/1?x=2"))
+                            .send()
+                            .await;
                         r.map(|r| r.status().as_u16()).unwrap_or(0).to_string()
                     }
                 }),

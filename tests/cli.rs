@@ -209,7 +209,10 @@ fn check_reports_the_service_name_the_app_will_have() {
         .find(|l| l.trim_start().starts_with("service.name"))
         .unwrap_or_else(|| panic!("{stdout}"));
     assert!(line.contains("unknown_service:orders-api"), "{line}");
-    assert!(!stdout.contains("unknown_service:opencensus-settings"), "{stdout}");
+    assert!(
+        !stdout.contains("unknown_service:opencensus-settings"),
+        "{stdout}"
+    );
 
     // Without a Cargo.toml, it says it cannot know rather than guess.
     std::fs::remove_file(dir.path().join("Cargo.toml")).unwrap();

@@ -175,18 +175,19 @@ async fn a_guard_dropped_at_once_is_named_as_such() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        let status = reqwest::get(format!("http://{addr}/")).await.unwrap().status();
+        let status = reqwest::get(format!("http://{addr}/"))
+            .await
+            .unwrap()
+            .status();
         assert_eq!(status, 200, "the response is the app's");
         return;
     }
     let out = common::run_child_async(
         name,
-        vec![
-            (
-                "OPENCENSUS__TRACE__EXPORTER".into(),
-                "opencensus.trace.print_exporter.PrintExporter()".into(),
-            ),
-            ],
+        vec![(
+            "OPENCENSUS__TRACE__EXPORTER".into(),
+            "opencensus.trace.print_exporter.PrintExporter()".into(),
+        )],
     )
     .await;
     let stderr = stderr_of(&out);
@@ -194,8 +195,14 @@ async fn a_guard_dropped_at_once_is_named_as_such() {
         stderr.contains("serves requests after the Telemetry guard was dropped"),
         "{stderr}"
     );
-    assert!(stderr.contains("let _telemetry = init_from_settings()?;"), "{stderr}");
-    assert!(!stderr.contains("ran before init_from_settings"), "{stderr}");
+    assert!(
+        stderr.contains("let _telemetry = init_from_settings()?;"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("ran before init_from_settings"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -216,12 +223,10 @@ async fn shutdown_does_not_announce_a_new_global_provider() {
     }
     let out = common::run_child_async(
         name,
-        vec![
-            (
-                "OPENCENSUS__TRACE__EXPORTER".into(),
-                "opencensus.trace.print_exporter.PrintExporter()".into(),
-            ),
-            ],
+        vec![(
+            "OPENCENSUS__TRACE__EXPORTER".into(),
+            "opencensus.trace.print_exporter.PrintExporter()".into(),
+        )],
     )
     .await;
     let stderr = stderr_of(&out);

@@ -133,7 +133,10 @@ async fn grpc_calls_are_named_by_method_and_finished_by_their_status() {
     let failed = &all[1];
     assert_eq!(failed.name, format!("{SERVICE}/Export"));
     assert_eq!(attr(failed, "rpc.grpc.status_code"), Some(13i64.into()));
-    assert_eq!(attr(failed, "http.response.status_code"), Some(200i64.into()));
+    assert_eq!(
+        attr(failed, "http.response.status_code"),
+        Some(200i64.into())
+    );
     assert_eq!(failed.status, Status::error("grpc-status 13: db down"));
 }
 

@@ -207,7 +207,11 @@ where
         let this = self.project();
         super::poll_request(this.inner, this.span, cx, |span, result| match result {
             Ok(response) => {
-                let recorded = response.response().extensions().get::<HandlerError>().cloned();
+                let recorded = response
+                    .response()
+                    .extensions()
+                    .get::<HandlerError>()
+                    .cloned();
                 let error = recorded.or_else(|| response.response().error().map(actix_error));
                 span.finish(Some(response.status().as_u16()), error.as_ref());
             }
@@ -245,7 +249,10 @@ fn debug_type_name(debug: &str) -> String {
     let type_like = last.chars().next().is_some_and(|c| c.is_ascii_uppercase())
         && !name.starts_with(':')
         && !name.ends_with(':')
-        && (rest.is_empty() || rest.starts_with('(') || rest.starts_with(" {") || rest.starts_with('<'));
+        && (rest.is_empty()
+            || rest.starts_with('(')
+            || rest.starts_with(" {")
+            || rest.starts_with('<'));
     if type_like {
         name.to_string()
     } else {

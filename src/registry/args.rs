@@ -578,7 +578,10 @@ pub(crate) fn build_described(
         validate(&args).map_err(|e| e.at(call.span.clone()))?;
         let description = args.describe();
         return Ok((
-            Built::Exporter(super::ExporterComponent::needs_feature(component.class(), feature)),
+            Built::Exporter(super::ExporterComponent::needs_feature(
+                component.class(),
+                feature,
+            )),
             description,
         ));
     }

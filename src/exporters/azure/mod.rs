@@ -8,7 +8,8 @@
 //! | span | envelope |
 //! |---|---|
 //! | SERVER span | `Microsoft.ApplicationInsights.Request`: `name` `"{METHOD} {route}"`, `url` the full URL, `responseCode`, `success` iff 200..=399 |
-//! | CLIENT / INTERNAL span | `Microsoft.ApplicationInsights.RemoteDependency` |
+//! | gRPC SERVER span | `Microsoft.ApplicationInsights.Request`: `name` `{package.Service}/{Method}`, `responseCode` the gRPC status, `success` iff OK |
+//! | CLIENT / INTERNAL span | `Microsoft.ApplicationInsights.RemoteDependency` (an HTTP call: `name` `"{METHOD} {path}"`, `resultCode` "0" without a response) |
 //! | `exception` event | `Microsoft.ApplicationInsights.Exception` in the same operation |
 //! | trace id / parent span id | `ai.operation.id` / `ai.operation.parentId` |
 //! | span name | `ai.operation.name` (the method alone when no route matched) |

@@ -168,4 +168,3 @@ pub(super) fn factory(grpc_class: bool) -> Factory {
         Ok(component)
     }))
 }
-

@@ -284,10 +284,16 @@ mod tests {
         assert_eq!(reason(body).as_deref(), Some("Invalid instrumentation key"));
         let body = br#"{"errors":[{"index":0,"statusCode":400,"message":"key 0d3c4f2a-5b6e-4c7d-8e9f-a0b1c2d3e4f5\nis unknown"}]}"#;
         assert_eq!(reason(body).as_deref(), Some("key <redacted> is unknown"));
-        assert_eq!(reason(br#"{"message":"Unauthorized"}"#).as_deref(), Some("Unauthorized"));
+        assert_eq!(
+            reason(br#"{"message":"Unauthorized"}"#).as_deref(),
+            Some("Unauthorized")
+        );
         assert_eq!(reason(br#"{"errors":[]}"#), None);
         assert_eq!(reason(b"<html>"), None);
         let long = format!(r#"{{"message":"{}"}}"#, "é".repeat(300));
-        assert_eq!(reason(long.as_bytes()).map(|r| r.chars().count()), Some(200));
+        assert_eq!(
+            reason(long.as_bytes()).map(|r| r.chars().count()),
+            Some(200)
+        );
     }
 }

@@ -14,7 +14,11 @@
 //! property test in `tests.rs` compares both over generated spans), with SPEC section 7's
 //! adjustments built in: a request's `success` is false for 4xx and 5xx, its
 //! `ai.operation.name` is the request name even without a route, and a request that ended in
-//! error without a response reports 500. One deliberate difference: long values are cut at a
+//! error without a response reports 500; and SPEC section 12's, as Microsoft's exporters write
+//! them: an HTTP CLIENT span's dependency is `"{METHOD} {path}"`, a dependency without a
+//! response has `resultCode` "0", a request's exceptions carry its `ai.operation.name`,
+//! `ai.internal.sdkVersion` is `{platform}{os}m_rust:otel{version}:ext{version}`, and a gRPC
+//! request is named by its method with the gRPC status as `responseCode`. One deliberate difference: long values are cut at a
 //! character boundary (the crate cuts at a byte count and panics inside a multi-byte character).
 //!
 //! Split by concept: `json` (strings, limits, integers), `time` (timestamps, durations), `tags`

@@ -60,7 +60,12 @@ fn crate_envelopes(spans: Vec<SpanData>, resource: &Resource, rate: f64) -> Vec<
                 kv.key.as_str() == "http.response.status_code"
                     || kv.key.as_str() == "http.status_code"
             });
-            (request, has_status, s.events.len(), spec12_sdk_version(resource, s))
+            (
+                request,
+                has_status,
+                s.events.len(),
+                spec12_sdk_version(resource, s),
+            )
         })
         .collect();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -132,10 +137,11 @@ fn spec12_envelopes(envelopes: &mut [Json], shapes: &[(bool, bool, usize, Option
             envelopes[at]["data"]["baseData"]["resultCode"] = Json::from("0");
         }
         for e in &mut envelopes[at + 1..=at + events] {
-            if request && e["name"] == "Microsoft.ApplicationInsights.Exception" {
-                if let Some(op) = &operation {
-                    e["tags"]["ai.operation.name"] = op.clone();
-                }
+            if request
+                && e["name"] == "Microsoft.ApplicationInsights.Exception"
+                && let Some(op) = &operation
+            {
+                e["tags"]["ai.operation.name"] = op.clone();
             }
         }
         if let Some(sdk) = sdk {
@@ -783,7 +789,10 @@ fn details_as_microsofts_exporters_write_them() {
     let sdk = ours[0]["tags"]["ai.internal.sdkVersion"].as_str().unwrap();
     let (prefix, rest) = sdk.split_once('_').unwrap();
     assert_eq!(prefix.len(), 3, "{sdk}");
-    assert!("faku".contains(&prefix[..1]) && "lwu".contains(&prefix[1..2]), "{sdk}");
+    assert!(
+        "faku".contains(&prefix[..1]) && "lwu".contains(&prefix[1..2]),
+        "{sdk}"
+    );
     assert!(prefix.ends_with('m'), "{sdk}");
     assert_eq!(
         rest,
@@ -829,7 +838,10 @@ fn a_grpc_request_carries_its_method_name_and_status() {
         )
     };
     let ours = our_envelopes(
-        &[grpc(0, Status::Unset), grpc(13, Status::error("grpc-status 13"))],
+        &[
+            grpc(0, Status::Unset),
+            grpc(13, Status::error("grpc-status 13")),
+        ],
         &server_resource(),
         1.0,
     );

@@ -10,10 +10,16 @@ use opentelemetry_sdk::trace::Sampler;
 
 use crate::propagation::{B3Inject, B3Propagator, GoogleCloudPropagator, TraceContextPropagator};
 use crate::registry::{ArgError, Factory, Registry, SamplerComponent};
-use crate::samplers::{Always, ProbabilitySampler};
+use crate::samplers::{Always, ApplicationInsightsSampler, ProbabilitySampler, RateLimitedSampler};
 
 /// The prefix of the OpenTelemetry samplers' names (what `OTEL_TRACES_SAMPLER` maps to).
 pub(crate) const SAMPLING: &str = "opentelemetry.sdk.trace.sampling";
+/// Microsoft's fixed-percentage sampler, by its Python path.
+pub(crate) const AI_SAMPLER: &str = "azure.monitor.opentelemetry.exporter.ApplicationInsightsSampler";
+/// Microsoft's rate-limited sampler, by its Python path.
+pub(crate) const RATE_LIMITED_SAMPLER: &str =
+    "azure.monitor.opentelemetry.exporter.RateLimitedSampler";
+
 /// The composite propagator's name (what `OTEL_PROPAGATORS` with several values maps to).
 pub(crate) const COMPOSITE: &str = "opentelemetry.propagators.composite.CompositePropagator";
 
@@ -79,6 +85,37 @@ fn register_samplers(r: &mut Registry) {
     ] {
         let _ = r.alias(alias, target);
     }
+
+    // Microsoft's samplers, decided as the Azure Monitor distros decide (SPEC 9).
+    r.add_builtin(
+        AI_SAMPLER,
+        &["sampling_ratio"],
+        Factory::Sampler(Arc::new(|args| {
+            let ratio = args.f64_in("sampling_ratio", 1.0, 0.0..=1.0)?;
+            let sampler = ApplicationInsightsSampler::new(ratio).ok_or_else(|| {
+                ArgError::invalid("sampling_ratio must be in 0.0..=1.0").at(args.call_span())
+            })?;
+            Ok(SamplerComponent {
+                sampler: Box::new(sampler),
+                rate: Some(ratio),
+            })
+        })),
+    );
+    r.add_builtin(
+        RATE_LIMITED_SAMPLER,
+        &["traces_per_second"],
+        Factory::Sampler(Arc::new(|args| {
+            let limit = args.f64_in("traces_per_second", 5.0, 0.0..=1e9)?;
+            let sampler = RateLimitedSampler::new(limit).ok_or_else(|| {
+                ArgError::invalid("traces_per_second must be a number >= 0").at(args.call_span())
+            })?;
+            Ok(SamplerComponent {
+                sampler: Box::new(sampler),
+                // The percentage changes with the load: each span carries its own.
+                rate: None,
+            })
+        })),
+    );
 
     // OpenTelemetry's samplers, with their own semantics (what OTEL_TRACES_SAMPLER names).
     r.add_builtin(

@@ -90,6 +90,7 @@ pub use install::{Installed, Telemetry, build, init_from_settings, init_with, in
 pub use origin::{Origin, Setting};
 pub use registry::Registry;
 pub use report::{ReportLine, StartupReport};
+pub use samplers::{ApplicationInsightsSampler, RateLimitedSampler, djb2_score};
 pub use secret::Secret;
 pub use settings::{Settings, SettingsLoader, Warning};
 pub use shutdown::shutdown_signal;

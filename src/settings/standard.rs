@@ -183,6 +183,34 @@ fn sampler_spec(name: &str, arg: Option<&str>) -> Result<String, Problem> {
                 ratio()?
             )
         }
+        // Microsoft's samplers (SPEC 9), as the Azure Monitor distros name them.
+        "microsoft.fixed_percentage" => format!(
+            "{}(sampling_ratio={})",
+            crate::builtins::AI_SAMPLER,
+            ratio()?
+        ),
+        "microsoft.rate_limited" => {
+            let limit = match arg {
+                None => "5.0".to_string(),
+                Some(a) => match a.parse::<f64>() {
+                    Ok(r) if r.is_finite() && r >= 0.0 => format!("{r:?}"),
+                    _ => {
+                        return Err(Problem::new(
+                            ErrorKind::InvalidEnvironment,
+                            format!(
+                                "OTEL_TRACES_SAMPLER_ARG must be a number of traces per second >= 0 for OTEL_TRACES_SAMPLER={name}, found `{a}`"
+                            ),
+                        )
+                        .key("SAMPLER")
+                        .at(Origin::env("OTEL_TRACES_SAMPLER_ARG")));
+                    }
+                },
+            };
+            format!(
+                "{}(traces_per_second={limit})",
+                crate::builtins::RATE_LIMITED_SAMPLER
+            )
+        }
         "jaeger_remote" | "parentbased_jaeger_remote" | "xray" => {
             return Err(Problem::new(
                 ErrorKind::NotAvailable,
@@ -190,7 +218,7 @@ fn sampler_spec(name: &str, arg: Option<&str>) -> Result<String, Problem> {
             )
             .key("SAMPLER")
             .at(Origin::env("OTEL_TRACES_SAMPLER"))
-            .help("accepted: always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio"));
+            .help("accepted: always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio, microsoft.fixed_percentage, microsoft.rate_limited"));
         }
         _ => {
             let accepted = [
@@ -200,6 +228,8 @@ fn sampler_spec(name: &str, arg: Option<&str>) -> Result<String, Problem> {
                 "parentbased_always_on",
                 "parentbased_always_off",
                 "parentbased_traceidratio",
+                "microsoft.fixed_percentage",
+                "microsoft.rate_limited",
             ];
             let mut p = Problem::new(
                 ErrorKind::InvalidEnvironment,

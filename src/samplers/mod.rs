@@ -1,6 +1,13 @@
 //! Samplers: OpenCensus's three (with OpenCensus's exact decision rule) and the OpenTelemetry
 //! ones the standard `OTEL_TRACES_SAMPLER` values name.
 
+mod microsoft;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+pub use microsoft::{ApplicationInsightsSampler, RateLimitedSampler, djb2_score};
+
 use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId, TraceState};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
@@ -156,6 +163,16 @@ impl ShouldSample for ParentDecided {
         let mut result =
             self.0
                 .should_sample(parent_context, trace_id, name, span_kind, attributes, links);
+        // A sampler that says its own rate (Microsoft's, the rule engine) has applied its
+        // parent rules already; asking it again would also count a rate limiter's decision
+        // twice.
+        if result
+            .attributes
+            .iter()
+            .any(|kv| kv.key.as_str() == SAMPLE_RATE_KEY)
+        {
+            return result;
+        }
         let parent_sampled = parent_context.is_some_and(|cx| {
             let span = cx.span();
             let sc = span.span_context();
@@ -174,5 +191,33 @@ impl ShouldSample for ParentDecided {
                 .push(KeyValue::new(SAMPLE_RATE_KEY, 100.0));
         }
         result
+    }
+}
+
+/// The rates of recently kept traces, by trace id, for spans whose local parent was kept by a
+/// sampler with a rate of its own (a rule's, a rate limiter's): they count as their parent
+/// does. Bounded: the oldest are forgotten first (a child then counts once).
+#[derive(Debug, Default)]
+pub(crate) struct RecentRates(Mutex<(HashMap<TraceId, f64>, VecDeque<TraceId>)>);
+
+/// Traces remembered at most.
+const RECENT_RATES: usize = 4096;
+
+impl RecentRates {
+    pub(crate) fn put(&self, trace_id: TraceId, rate: f64) {
+        let Ok(mut g) = self.0.lock() else { return };
+        let (map, order) = &mut *g;
+        if map.insert(trace_id, rate).is_none() {
+            order.push_back(trace_id);
+            if order.len() > RECENT_RATES
+                && let Some(old) = order.pop_front()
+            {
+                map.remove(&old);
+            }
+        }
+    }
+
+    pub(crate) fn get(&self, trace_id: TraceId) -> Option<f64> {
+        self.0.lock().ok()?.0.get(&trace_id).copied()
     }
 }

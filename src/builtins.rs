@@ -15,7 +15,8 @@ use crate::samplers::{Always, ApplicationInsightsSampler, ProbabilitySampler, Ra
 /// The prefix of the OpenTelemetry samplers' names (what `OTEL_TRACES_SAMPLER` maps to).
 pub(crate) const SAMPLING: &str = "opentelemetry.sdk.trace.sampling";
 /// Microsoft's fixed-percentage sampler, by its Python path.
-pub(crate) const AI_SAMPLER: &str = "azure.monitor.opentelemetry.exporter.ApplicationInsightsSampler";
+pub(crate) const AI_SAMPLER: &str =
+    "azure.monitor.opentelemetry.exporter.ApplicationInsightsSampler";
 /// Microsoft's rate-limited sampler, by its Python path.
 pub(crate) const RATE_LIMITED_SAMPLER: &str =
     "azure.monitor.opentelemetry.exporter.RateLimitedSampler";

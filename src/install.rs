@@ -36,6 +36,8 @@ pub struct Installed {
     pub propagator: Arc<dyn opentelemetry::propagation::TextMapPropagator + Send + Sync>,
     /// The installed SDK provider (`None` when disabled).
     pub tracer_provider: Option<SdkTracerProvider>,
+    /// The sampler reads request attributes (`SAMPLING_RULES`): spans start with them.
+    pub(crate) attributes_at_start: bool,
 }
 
 static INSTALLED: AtomicBool = AtomicBool::new(false);
@@ -128,6 +130,9 @@ fn construct(settings: Settings, resolved: Resolved, global: bool) -> Result<Tel
     }
     let disabled = settings.sdk_disabled();
     let sample_rate = resolved.sampler.rate;
+    // The rules match what a span starts with: the middleware then gives it its attributes
+    // before the sampler decides.
+    let attributes_at_start = !resolved.rules.is_empty();
     let export_counters = Arc::new(ExportCounters::default());
     let provider = if disabled {
         None
@@ -155,12 +160,23 @@ fn construct(settings: Settings, resolved: Resolved, global: bool) -> Result<Tel
             }
         };
         let counting = Arc::new(Counting::default());
-        // A per-span sampleRate only matters when the local rate is not 100%.
+        let has_rules = !resolved.rules.is_empty();
+        let base: Box<dyn opentelemetry_sdk::trace::ShouldSample> = if has_rules {
+            Box::new(crate::samplers::rules::RuleSampler::new(
+                resolved.rules,
+                resolved.sampler.sampler,
+                sample_rate,
+                per_span_rate,
+            ))
+        } else {
+            resolved.sampler.sampler
+        };
+        // A per-span sampleRate only matters when some rate is not 100%.
         let sampler: Box<dyn opentelemetry_sdk::trace::ShouldSample> =
-            if per_span_rate && sample_rate.is_none_or(|r| r < 1.0) {
-                Box::new(crate::samplers::ParentDecided(resolved.sampler.sampler))
+            if per_span_rate && (has_rules || sample_rate.is_none_or(|r| r < 1.0)) {
+                Box::new(crate::samplers::ParentDecided(base))
             } else {
-                resolved.sampler.sampler
+                base
             };
         Some((
             SdkTracerProvider::builder()
@@ -184,6 +200,7 @@ fn construct(settings: Settings, resolved: Resolved, global: bool) -> Result<Tel
         disabled,
         propagator: propagator.clone(),
         tracer_provider: provider.as_ref().map(|(p, _)| p.clone()),
+        attributes_at_start,
     });
     let report = resolved.report;
     if global {

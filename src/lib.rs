@@ -92,7 +92,7 @@ pub use registry::Registry;
 pub use report::{ReportLine, StartupReport};
 pub use samplers::{ApplicationInsightsSampler, RateLimitedSampler, djb2_score};
 pub use secret::Secret;
-pub use settings::{Settings, SettingsLoader, Warning};
+pub use settings::{SamplingRule, Settings, SettingsLoader, Warning};
 pub use shutdown::shutdown_signal;
 pub use stats::{ExportCounters, ExportStats, spans_after_shutdown};
 

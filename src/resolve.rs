@@ -14,6 +14,8 @@ use crate::registry::{
     ArgError, ComponentKind, ExporterComponent, PropagatorComponent, SamplerComponent,
 };
 use crate::report::{ReportLine, StartupReport};
+use crate::samplers::rules::{KindMatch, Matcher, RouteMatch, Rule};
+use crate::settings::SamplingRule;
 use crate::settings::Settings;
 use crate::settings::keys::Key;
 use crate::spec::{self, Span};
@@ -25,6 +27,8 @@ pub(crate) struct Resolved {
     pub(crate) propagator: PropagatorComponent,
     pub(crate) exclude_paths: PathExcludeList,
     pub(crate) exclude_hostnames: HostExcludeList,
+    /// `SAMPLING_RULES`, compiled (empty: the sampler alone decides).
+    pub(crate) rules: Vec<Rule>,
     pub(crate) resource: Resource,
     pub(crate) report: StartupReport,
 }
@@ -232,6 +236,23 @@ fn resolve_with(
         origin: hosts.origin.to_string(),
     });
 
+    let mut rules = Vec::new();
+    for (i, rule) in settings.sampling_rules.value.iter().enumerate() {
+        match resolve_rule(settings, rule.position, rule, checking) {
+            Ok(r) => rules.push(r),
+            Err(p) => problems.push(p),
+        }
+        report.lines.push(ReportLine {
+            key: format!("SAMPLING_RULES[{i}]"),
+            value: {
+                let mut shown = rule.clone();
+                shown.sampler = settings.registry().redact(&rule.sampler);
+                shown.to_string()
+            },
+            origin: rule.origin.to_string(),
+        });
+    }
+
     let (resource, service_line) = build_resource(settings, checking);
     // SPEC 12: the report shows the role the envelopes will carry.
     let role_line = exporter
@@ -278,11 +299,110 @@ fn resolve_with(
             propagator,
             exclude_paths,
             exclude_hostnames,
+            rules,
             resource,
             report,
         }),
         _ => Err((problems, report)),
     }
+}
+
+/// One `SAMPLING_RULES` entry, compiled: its matchers, and its sampler built like `SAMPLER`.
+/// Every problem points at the rule's own origin.
+fn resolve_rule(
+    settings: &Settings,
+    index: usize,
+    rule: &SamplingRule,
+    checking: bool,
+) -> Result<Rule, Problem> {
+    let at = |message: String| {
+        Problem::new(ErrorKind::InvalidValue, message)
+            .key("SAMPLING_RULES")
+            .at(rule.origin.clone())
+    };
+    let path = match &rule.path {
+        Some(p) => Some(PathExcludeList::parse(&[p]).map_err(|errors| {
+            let e = errors.into_iter().next();
+            let mut problem = at(format!(
+                "rule {index}: `path` {}",
+                e.as_ref()
+                    .map_or("is not valid".to_string(), |e| e.message.clone())
+            ));
+            if let Some(e) = e {
+                problem = problem.help(format!("expected {}", e.expected));
+            }
+            problem
+        })?),
+        None => None,
+    };
+    let host = match &rule.host {
+        Some(h) => Some(HostExcludeList::parse(&[h]).map_err(|errors| {
+            let e = errors.into_iter().next();
+            let mut problem = at(format!(
+                "rule {index}: `host` {}",
+                e.as_ref()
+                    .map_or("is not valid".to_string(), |e| e.message.clone())
+            ));
+            if let Some(e) = e {
+                problem = problem.help(format!("expected {}", e.expected));
+            }
+            problem
+        })?),
+        None => None,
+    };
+    let kind = match rule.kind.as_deref() {
+        Some("client") => KindMatch::Client,
+        Some("any") => KindMatch::Any,
+        _ => KindMatch::Server,
+    };
+    let registry = settings.registry();
+    let call = spec::parse(&rule.sampler).map_err(|e| {
+        at(format!(
+            "rule {index}: invalid sampler spec string: {}",
+            e.message
+        ))
+        .snippet(
+            rule.sampler.clone(),
+            e.span.clone(),
+            registry.secret_spans(&rule.sampler),
+        )
+    })?;
+    let built = build_described(
+        registry,
+        &call,
+        ComponentKind::Sampler,
+        Some(settings.environment()),
+        checking,
+    )
+    .map_err(|e: ArgError| {
+        let span = e.span.clone().unwrap_or(call.span.clone());
+        let mut p = Problem::new(e.kind, format!("rule {index}: {}", e.message))
+            .key("SAMPLING_RULES")
+            .at(e.origin.clone().unwrap_or_else(|| rule.origin.clone()))
+            .snippet(
+                rule.sampler.clone(),
+                span,
+                registry.secret_spans(&rule.sampler),
+            );
+        for h in e.help {
+            p = p.help(h);
+        }
+        p
+    })?;
+    let Built::Sampler(sampler) = built.0 else {
+        return Err(at(format!("rule {index}: `sampler` must name a sampler")));
+    };
+    Ok(Rule {
+        matcher: Matcher {
+            kind,
+            path,
+            route: rule.route.as_deref().map(RouteMatch::new),
+            methods: rule.method.clone(),
+            host,
+        },
+        sampler: sampler.sampler,
+        rate: sampler.rate,
+    })
 }
 
 /// The version of `opentelemetry_sdk` this crate is built on (`telemetry.sdk.version`: the

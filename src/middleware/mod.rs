@@ -136,6 +136,8 @@ pub(crate) struct Shared {
     tracer: AnyTracer,
     propagator: Arc<dyn TextMapPropagator + Send + Sync>,
     exclude: PathExcludeList,
+    /// The installed sampler reads request attributes (`SAMPLING_RULES`).
+    attributes_at_start: bool,
 }
 
 impl fmt::Debug for Shared {
@@ -189,10 +191,14 @@ impl Overrides {
                 PathExcludeList::parse(crate::settings::keys::DEFAULT_EXCLUDE_PATHS)
                     .unwrap_or_default()
             });
+        // A layer given its own provider records with that provider's sampler, not ours.
+        let attributes_at_start =
+            self.provider.is_none() && r.installed.as_ref().is_some_and(|i| i.attributes_at_start);
         Shared {
             tracer: r.tracer,
             propagator: r.propagator.unwrap_or_else(|| Arc::new(GlobalPropagator)),
             exclude,
+            attributes_at_start,
         }
     }
 }
@@ -354,6 +360,69 @@ pub(crate) fn in_outer_request() -> bool {
     })
 }
 
+/// A request span's attributes (the semantic conventions' HTTP server set, and the RPC ones
+/// for a gRPC call).
+fn request_attributes(
+    req: &RequestView<'_>,
+    method: Option<&'static str>,
+    grpc: Option<(&str, &str)>,
+) -> Vec<KeyValue> {
+    let mut attrs = Vec::with_capacity(14);
+    if let Some((service, rpc_method)) = grpc {
+        attrs.push(KeyValue::new("rpc.system", "grpc"));
+        attrs.push(KeyValue::new("rpc.service", service.to_string()));
+        attrs.push(KeyValue::new("rpc.method", rpc_method.to_string()));
+    }
+    attrs.push(KeyValue::new(
+        "http.request.method",
+        method.unwrap_or("_OTHER"),
+    ));
+    if method.is_none() {
+        attrs.push(KeyValue::new(
+            "http.request.method_original",
+            req.method.to_string(),
+        ));
+    }
+    attrs.push(KeyValue::new("url.path", req.path.to_string()));
+    if let Some(q) = req.query.filter(|q| !q.is_empty()) {
+        // Credentials in the query (SAS `sig=`, OAuth `code=`, ...) are never exported.
+        attrs.push(KeyValue::new(
+            "url.query",
+            crate::secret::redact_query(q).into_owned(),
+        ));
+    }
+    let scheme: opentelemetry::Value = match req.scheme {
+        "http" => "http".into(),
+        "https" => "https".into(),
+        other => other.to_string().into(),
+    };
+    attrs.push(KeyValue::new("url.scheme", scheme));
+    if let Some(host) = req.host {
+        let (address, port) = crate::hostport::split_host(host);
+        attrs.push(KeyValue::new("server.address", address.to_string()));
+        let port = port.or(match req.scheme {
+            "https" => Some(443),
+            "http" => Some(80),
+            _ => None,
+        });
+        if let Some(port) = port {
+            attrs.push(KeyValue::new("server.port", i64::from(port)));
+        }
+    }
+    if let Some(route) = req.route {
+        attrs.push(KeyValue::new("http.route", route.to_string()));
+    }
+    if let Some(ua) = req.user_agent {
+        attrs.push(KeyValue::new("user_agent.original", ua.to_string()));
+    }
+    if let Some(peer) = req.peer {
+        attrs.push(KeyValue::new("client.address", peer.ip().to_string()));
+        attrs.push(KeyValue::new("client.port", i64::from(peer.port())));
+    }
+    attrs.push(KeyValue::new("network.protocol.version", req.version));
+    attrs
+}
+
 impl Shared {
     /// Decides and starts: exclusion first, then extraction, then the span.
     pub(crate) fn begin(&self, req: &RequestView<'_>) -> Begin {
@@ -363,72 +432,27 @@ impl Shared {
         }
         let parent = self.propagator.extract(req.headers);
         let method = known_method(req.method);
-        // Nothing but the method before the sampler decides: a sampled-out request builds no
-        // name and no attributes.
-        let builder =
+        let grpc = req.grpc.then(|| grpc_method(req.path)).flatten();
+        let mut builder =
             SpanBuilder::from_name(known_span_name(method, None)).with_kind(SpanKind::Server);
+        // Sampling rules read the request's attributes: then the span starts with them. Else
+        // nothing but the method before the sampler decides: a sampled-out request builds no
+        // name and no attributes.
+        if self.attributes_at_start {
+            builder = builder.with_attributes(request_attributes(req, method, grpc));
+        }
         let (cx, recording) = self.tracer.start(builder, &parent);
         if recording {
             let span = cx.span();
-            let mut attrs = Vec::with_capacity(14);
-            let grpc = req.grpc.then(|| grpc_method(req.path)).flatten();
             if let Some((service, rpc_method)) = grpc {
                 // SPEC 12: a gRPC call is named by its method, with the RPC conventions.
                 span.update_name(format!("{service}/{rpc_method}"));
-                attrs.push(KeyValue::new("rpc.system", "grpc"));
-                attrs.push(KeyValue::new("rpc.service", service.to_string()));
-                attrs.push(KeyValue::new("rpc.method", rpc_method.to_string()));
             } else if req.route.is_some() {
                 span.update_name(known_span_name(method, req.route));
             }
-            attrs.push(KeyValue::new(
-                "http.request.method",
-                method.unwrap_or("_OTHER"),
-            ));
-            if method.is_none() {
-                attrs.push(KeyValue::new(
-                    "http.request.method_original",
-                    req.method.to_string(),
-                ));
+            if !self.attributes_at_start {
+                span.set_attributes(request_attributes(req, method, grpc));
             }
-            attrs.push(KeyValue::new("url.path", req.path.to_string()));
-            if let Some(q) = req.query.filter(|q| !q.is_empty()) {
-                // Credentials in the query (SAS `sig=`, OAuth `code=`, ...) are never exported.
-                attrs.push(KeyValue::new(
-                    "url.query",
-                    crate::secret::redact_query(q).into_owned(),
-                ));
-            }
-            let scheme: opentelemetry::Value = match req.scheme {
-                "http" => "http".into(),
-                "https" => "https".into(),
-                other => other.to_string().into(),
-            };
-            attrs.push(KeyValue::new("url.scheme", scheme));
-            if let Some(host) = req.host {
-                let (address, port) = crate::hostport::split_host(host);
-                attrs.push(KeyValue::new("server.address", address.to_string()));
-                let port = port.or(match req.scheme {
-                    "https" => Some(443),
-                    "http" => Some(80),
-                    _ => None,
-                });
-                if let Some(port) = port {
-                    attrs.push(KeyValue::new("server.port", i64::from(port)));
-                }
-            }
-            if let Some(route) = req.route {
-                attrs.push(KeyValue::new("http.route", route.to_string()));
-            }
-            if let Some(ua) = req.user_agent {
-                attrs.push(KeyValue::new("user_agent.original", ua.to_string()));
-            }
-            if let Some(peer) = req.peer {
-                attrs.push(KeyValue::new("client.address", peer.ip().to_string()));
-                attrs.push(KeyValue::new("client.port", i64::from(peer.port())));
-            }
-            attrs.push(KeyValue::new("network.protocol.version", req.version));
-            span.set_attributes(attrs);
         }
         Begin::Traced(RequestSpan {
             cx,

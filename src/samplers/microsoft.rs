@@ -33,7 +33,10 @@ pub fn djb2_score(trace_id: TraceId) -> f64 {
             } else {
                 b'a' + nibble - 10
             };
-            hash = hash.wrapping_shl(5).wrapping_add(hash).wrapping_add(i32::from(c));
+            hash = hash
+                .wrapping_shl(5)
+                .wrapping_add(hash)
+                .wrapping_add(i32::from(c));
         }
     }
     let magnitude = if hash == i32::MIN {
@@ -265,30 +268,126 @@ mod tests {
     /// `_get_DJB2_sample_score(format_trace_id(t).lower())` and
     /// `ApplicationInsightsSampler(r).should_sample(...)` for r in 0.1, 0.5, 0.9.
     const VECTORS: &[(&str, f64, [bool; 3])] = &[
-        ("0af7651916cd43dd8448eb211c80319c", 0.5278892803601405, [false, false, true]),
-        ("00000000000000000000000000000001", 0.02339351457701694, [true, true, true]),
-        ("ffffffffffffffffffffffffffffffff", 0.9996135514227736, [false, false, false]),
-        ("4bf92f3577b34da6a3ce929d0e0e4736", 0.33461353850300124, [false, true, true]),
-        ("0123456789abcdef0123456789abcdef", 0.2572846455766282, [false, true, true]),
-        ("6513270e269e0d37f2a74de452e6b438", 0.2014480504214056, [false, true, true]),
-        ("d23f0824128b2f330c5c7fd0a6a3a450", 0.5796881460490115, [false, false, true]),
-        ("9531985d5d9dc9f81818e811892f902b", 0.10238070418237741, [false, true, true]),
-        ("36f675cc81e74ef5e8e25d940ed90475", 0.15865991318535988, [false, true, true]),
-        ("6b0d549b6f03675a1600a35a099950d8", 0.7594577096213856, [false, false, true]),
-        ("8d116ece1738f7d93d9c172411e20b8f", 0.9894011635283945, [false, false, false]),
-        ("90c192cfd3ac94af0f21ddb66cad4a26", 0.9872736371994362, [false, false, false]),
-        ("a170b33839263059f28c105d1fb17c23", 0.7821770644663726, [false, false, true]),
-        ("0fd630f1f29d0da9953f48f1a09f76b5", 0.9134421576342742, [false, false, false]),
-        ("0cb1e29c658cda1495e60af593bd04cf", 0.2260810724581038, [false, true, true]),
-        ("8e81973e0becd7b03898d190f9ebdacc", 0.4684659072516793, [false, true, true]),
-        ("6b4cb2424a23d5962217beaddbc496cb", 0.3643839477395564, [false, true, true]),
-        ("922766581e27a1c08a6a63ec24ede6a4", 0.25684350275287565, [false, true, true]),
-        ("ae97ba94d0eda82f8f6d05584ef8aa38", 0.1983140293500917, [false, true, true]),
-        ("923a736994e3bf911a61dbe22e44158b", 0.6330498119970084, [false, false, true]),
-        ("18f135d25f557203301850c5a38fd547", 0.48843868704905674, [false, true, true]),
-        ("907a70c31012f037b64ce4228c38fb29", 0.7028586327577283, [false, false, true]),
-        ("7f15052434b9b5df9e7769b10f4205b4", 0.07888366052828899, [true, true, true]),
-        ("c6f877186d76b07e881ed162ae2eb154", 0.18211389900283603, [false, true, true]),
+        (
+            "0af7651916cd43dd8448eb211c80319c",
+            0.5278892803601405,
+            [false, false, true],
+        ),
+        (
+            "00000000000000000000000000000001",
+            0.02339351457701694,
+            [true, true, true],
+        ),
+        (
+            "ffffffffffffffffffffffffffffffff",
+            0.9996135514227736,
+            [false, false, false],
+        ),
+        (
+            "4bf92f3577b34da6a3ce929d0e0e4736",
+            0.33461353850300124,
+            [false, true, true],
+        ),
+        (
+            "0123456789abcdef0123456789abcdef",
+            0.2572846455766282,
+            [false, true, true],
+        ),
+        (
+            "6513270e269e0d37f2a74de452e6b438",
+            0.2014480504214056,
+            [false, true, true],
+        ),
+        (
+            "d23f0824128b2f330c5c7fd0a6a3a450",
+            0.5796881460490115,
+            [false, false, true],
+        ),
+        (
+            "9531985d5d9dc9f81818e811892f902b",
+            0.10238070418237741,
+            [false, true, true],
+        ),
+        (
+            "36f675cc81e74ef5e8e25d940ed90475",
+            0.15865991318535988,
+            [false, true, true],
+        ),
+        (
+            "6b0d549b6f03675a1600a35a099950d8",
+            0.7594577096213856,
+            [false, false, true],
+        ),
+        (
+            "8d116ece1738f7d93d9c172411e20b8f",
+            0.9894011635283945,
+            [false, false, false],
+        ),
+        (
+            "90c192cfd3ac94af0f21ddb66cad4a26",
+            0.9872736371994362,
+            [false, false, false],
+        ),
+        (
+            "a170b33839263059f28c105d1fb17c23",
+            0.7821770644663726,
+            [false, false, true],
+        ),
+        (
+            "0fd630f1f29d0da9953f48f1a09f76b5",
+            0.9134421576342742,
+            [false, false, false],
+        ),
+        (
+            "0cb1e29c658cda1495e60af593bd04cf",
+            0.2260810724581038,
+            [false, true, true],
+        ),
+        (
+            "8e81973e0becd7b03898d190f9ebdacc",
+            0.4684659072516793,
+            [false, true, true],
+        ),
+        (
+            "6b4cb2424a23d5962217beaddbc496cb",
+            0.3643839477395564,
+            [false, true, true],
+        ),
+        (
+            "922766581e27a1c08a6a63ec24ede6a4",
+            0.25684350275287565,
+            [false, true, true],
+        ),
+        (
+            "ae97ba94d0eda82f8f6d05584ef8aa38",
+            0.1983140293500917,
+            [false, true, true],
+        ),
+        (
+            "923a736994e3bf911a61dbe22e44158b",
+            0.6330498119970084,
+            [false, false, true],
+        ),
+        (
+            "18f135d25f557203301850c5a38fd547",
+            0.48843868704905674,
+            [false, true, true],
+        ),
+        (
+            "907a70c31012f037b64ce4228c38fb29",
+            0.7028586327577283,
+            [false, false, true],
+        ),
+        (
+            "7f15052434b9b5df9e7769b10f4205b4",
+            0.07888366052828899,
+            [true, true, true],
+        ),
+        (
+            "c6f877186d76b07e881ed162ae2eb154",
+            0.18211389900283603,
+            [false, true, true],
+        ),
     ];
 
     fn sampled(s: &dyn ShouldSample, trace: TraceId) -> (bool, f64) {
@@ -311,7 +410,11 @@ mod tests {
             assert_eq!(djb2_score(id(hex)), *score, "{hex}");
             for (ratio, want) in [0.1, 0.5, 0.9].iter().zip(decisions) {
                 let s = ApplicationInsightsSampler::new(*ratio).unwrap();
-                assert_eq!(sampled(&s, id(hex)), (*want, ratio * 100.0), "{hex} at {ratio}");
+                assert_eq!(
+                    sampled(&s, id(hex)),
+                    (*want, ratio * 100.0),
+                    "{hex} at {ratio}"
+                );
             }
         }
         // 0 and 1 decide without the score.
@@ -319,7 +422,10 @@ mod tests {
         let always = ApplicationInsightsSampler::new(1.0).unwrap();
         let low = id("00000000000000000000000000000001");
         assert_eq!(sampled(&never, low), (false, 0.0));
-        assert_eq!(sampled(&always, id("ffffffffffffffffffffffffffffffff")), (true, 100.0));
+        assert_eq!(
+            sampled(&always, id("ffffffffffffffffffffffffffffffff")),
+            (true, 100.0)
+        );
         assert!(ApplicationInsightsSampler::new(1.5).is_none());
         assert!(ApplicationInsightsSampler::new(f64::NAN).is_none());
     }
@@ -365,7 +471,15 @@ mod tests {
         }
         assert_eq!(
             seen,
-            [0.5, 0.5, 0.5, 0.5, 0.4975124378109453, 0.4975124378109453, 0.5]
+            [
+                0.5,
+                0.5,
+                0.5,
+                0.5,
+                0.4975124378109453,
+                0.4975124378109453,
+                0.5
+            ]
         );
         now.fetch_add(5_000_000_000, Ordering::Relaxed);
         assert_eq!([p.next(), p.next(), p.next()], [100.0, 100.0, 100.0]);
@@ -394,7 +508,10 @@ mod tests {
             }
         }
         assert!((70..=130).contains(&kept), "kept {kept}");
-        assert!((estimate - 20_000.0).abs() <= 6_000.0, "estimate {estimate}");
+        assert!(
+            (estimate - 20_000.0).abs() <= 6_000.0,
+            "estimate {estimate}"
+        );
     }
 
     #[test]

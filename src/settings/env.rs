@@ -10,6 +10,8 @@ pub(crate) struct EnvEntries {
     pub(crate) entries: Vec<Entry>,
     pub(crate) problems: Vec<Problem>,
     pub(crate) warnings: Vec<Warning>,
+    /// `OPENCENSUS__TRACE__SAMPLING_RULES`, with its origin.
+    pub(crate) rules: Option<(Vec<super::SamplingRule>, Origin)>,
 }
 
 /// Reads every `OPENCENSUS__*` variable (any case) of the snapshot.
@@ -18,6 +20,7 @@ pub(crate) fn parse_env(vars: &[EnvVar]) -> EnvEntries {
         entries: Vec::new(),
         problems: Vec::new(),
         warnings: Vec::new(),
+        rules: None,
     };
     for var in vars {
         let upper = var.name.to_ascii_uppercase();
@@ -69,6 +72,24 @@ fn read_var(var: &EnvVar, rest: &str, out: &mut EnvEntries) {
             return;
         }
     };
+    if key_name == super::rules::NAME {
+        match &var.value {
+            Ok(value) => {
+                let (rules, problems) = super::rules::from_env(&var.name, value);
+                out.rules = Some((rules, origin));
+                out.problems.extend(problems);
+            }
+            Err(()) => out.problems.push(
+                Problem::new(
+                    ErrorKind::InvalidValue,
+                    format!("environment variable {} is not valid UTF-8", var.name),
+                )
+                .key(super::rules::NAME)
+                .at(origin),
+            ),
+        }
+        return;
+    }
     let Some(key) = Key::parse(key_name) else {
         let mut p = Problem::new(
             ErrorKind::UnknownKey,
@@ -82,7 +103,7 @@ fn read_var(var: &EnvVar, rest: &str, out: &mut EnvEntries) {
             p = p.help(format!("did you mean OPENCENSUS__TRACE__{s}?"));
         }
         out.problems.push(p.help(
-            "accepted keys: SAMPLER, EXPORTER, PROPAGATOR, EXCLUDELIST_PATHS, EXCLUDELIST_HOSTNAMES",
+            "accepted keys: SAMPLER, EXPORTER, PROPAGATOR, EXCLUDELIST_PATHS, EXCLUDELIST_HOSTNAMES, SAMPLING_RULES",
         ));
         return;
     };

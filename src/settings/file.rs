@@ -37,6 +37,8 @@ fn line_of(text: &str, offset: usize) -> usize {
 pub(crate) struct FileEntries {
     pub(crate) entries: Vec<Entry>,
     pub(crate) problems: Vec<Problem>,
+    /// `SAMPLING_RULES`, with the origin of the key.
+    pub(crate) rules: Option<(Vec<super::SamplingRule>, Origin)>,
 }
 
 /// Parses the settings file text. `path` is only used for origins; `secrets` are the byte
@@ -49,6 +51,7 @@ pub(crate) fn parse_file(
     let mut out = FileEntries {
         entries: Vec::new(),
         problems: Vec::new(),
+        rules: None,
     };
     let origin_at = |offset: usize| Origin::File {
         path: path.to_path_buf(),
@@ -185,6 +188,12 @@ fn read_trace_table(
     for (key, value) in in_file_order(trace) {
         let name: &str = key.get_ref();
         let origin = origin_at(value.span().start);
+        if name.eq_ignore_ascii_case(super::rules::NAME) {
+            let (rules, problems) = super::rules::from_file(value, origin_at);
+            out.rules = Some((rules, origin));
+            out.problems.extend(problems);
+            continue;
+        }
         let Some(k) = Key::parse(name) else {
             let mut p = Problem::new(
                 ErrorKind::UnknownKey,
@@ -195,7 +204,7 @@ fn read_trace_table(
                 p = p.help(format!("did you mean `{s}`?"));
             }
             p = p.help(
-                "accepted keys: SAMPLER, EXPORTER, PROPAGATOR, EXCLUDELIST_PATHS, EXCLUDELIST_HOSTNAMES",
+                "accepted keys: SAMPLER, EXPORTER, PROPAGATOR, EXCLUDELIST_PATHS, EXCLUDELIST_HOSTNAMES, SAMPLING_RULES",
             );
             out.problems.push(p);
             continue;

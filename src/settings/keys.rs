@@ -19,7 +19,8 @@ pub(crate) const ALL_KEYS: [Key; 5] = [
 ];
 
 /// Every accepted spelling (upper-case), for suggestions.
-pub(crate) const SPELLINGS: [&str; 7] = [
+pub(crate) const SPELLINGS: [&str; 8] = [
+    "SAMPLING_RULES",
     "SAMPLER",
     "EXPORTER",
     "PROPAGATOR",

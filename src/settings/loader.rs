@@ -126,12 +126,14 @@ impl SettingsLoader {
         let standard = standard::read(&env);
         problems.extend(standard.problems.iter().cloned());
         let mut file_entries = Vec::new();
+        let mut file_rules = None;
         if let Some(path) = &file {
             match std::fs::read_to_string(path) {
                 Ok(text) => {
                     let parsed = file::parse_file(path, &text, &registry.secret_spans(&text));
                     problems.extend(parsed.problems);
                     file_entries = parsed.entries;
+                    file_rules = parsed.rules;
                 }
                 Err(err) => problems.push(
                     Problem::new(
@@ -197,6 +199,13 @@ impl SettingsLoader {
             registry: Arc::new(registry),
             ..Settings::default()
         };
+        // SAMPLING_RULES is one value: the variable's list replaces the file's.
+        if let Some((rules, origin)) = env_entries.rules.clone().or(file_rules) {
+            settings.sampling_rules = Setting {
+                value: rules,
+                origin,
+            };
+        }
         for key in keys::ALL_KEYS {
             let path = key.path();
             let origin = figment

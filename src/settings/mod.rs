@@ -14,9 +14,11 @@ mod env;
 mod file;
 pub(crate) mod keys;
 mod loader;
+pub(crate) mod rules;
 pub(crate) mod standard;
 
 pub use loader::SettingsLoader;
+pub use rules::SamplingRule;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -112,6 +114,7 @@ pub struct Settings {
     pub(crate) propagator: Setting<String>,
     pub(crate) exclude_paths: Setting<Vec<String>>,
     pub(crate) exclude_hostnames: Setting<Vec<String>>,
+    pub(crate) sampling_rules: Setting<Vec<SamplingRule>>,
     pub(crate) service_name: Option<Setting<String>>,
     pub(crate) resource_attributes: Vec<Setting<(String, String)>>,
     pub(crate) sdk_disabled: Option<Setting<bool>>,
@@ -164,6 +167,7 @@ impl Default for Settings {
                     .collect(),
             ),
             exclude_hostnames: default_setting(Vec::new()),
+            sampling_rules: default_setting(Vec::new()),
             service_name: None,
             resource_attributes: Vec::new(),
             sdk_disabled: None,
@@ -221,6 +225,11 @@ impl Settings {
     /// `EXCLUDELIST_HOSTNAMES` (alias `BLACKLIST_HOSTNAMES`).
     pub fn exclude_hostnames(&self) -> &Setting<Vec<String>> {
         &self.exclude_hostnames
+    }
+
+    /// `SAMPLING_RULES`, in order (the first that matches a span decides it).
+    pub fn sampling_rules(&self) -> &Setting<Vec<SamplingRule>> {
+        &self.sampling_rules
     }
 
     /// The service name (`OTEL_SERVICE_NAME`, or set in code), if given.

@@ -1,0 +1,248 @@
+//! SAMPLING_RULES (SPEC 9) end to end: an app configured from a settings file with rules, real
+//! requests and calls, the envelopes at the ingestion test server. And the settings side: each
+//! rule keeps the line of its own inline table, in errors and in `check`.
+
+#![cfg(all(feature = "azure", feature = "axum", feature = "reqwest"))]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::routing::get;
+use common::ingest::Ingest;
+use common::{assert_ok, is_child};
+use opencensus_settings::OpencensusLayer;
+use serde_json::Value;
+
+const KEPT: &str = "00000000000000000000000000000001"; // DJB2 score 0.023
+const DROPPED: &str = "ffffffffffffffffffffffffffffffff"; // DJB2 score 0.9996
+const PARENT: &str = "b7ad6b7169203331";
+
+const RULES: &str = r#"[OPENCENSUS.TRACE]
+SAMPLER = "AlwaysOffSampler()"
+EXPORTER = "AzureExporter(export_interval=3600, enable_local_storage=False)"
+SAMPLING_RULES = [
+  { path = "/api/checkout/**", sampler = "AlwaysOnSampler()" },
+  { route = "/users/{id}", method = ["GET", "HEAD"], sampler = "ApplicationInsightsSampler(sampling_ratio=0.5)" },
+  { kind = "client", host = "127.0.0.1", sampler = "AlwaysOffSampler()" },
+  { kind = "client", sampler = "AlwaysOnSampler()" },
+]
+"#;
+
+async fn get_path(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> u16 {
+    let mut req = reqwest::Client::new().get(format!("http://{addr}{path}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.send().await.unwrap().status().as_u16()
+}
+
+async fn child_app() {
+    let telemetry = opencensus_settings::init_from_settings().unwrap_or_else(|e| panic!("{e}"));
+    let report = telemetry.report().to_string();
+    assert!(report.contains("SAMPLING_RULES[2]"), "{report}");
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(opencensus_settings::client::TracingMiddleware::new())
+        .build();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new()
+        .route(
+            "/api/checkout/pay",
+            get(move || {
+                let client = client.clone();
+                async move {
+                    use opencensus_settings::opentelemetry::trace::Tracer as _;
+                    opencensus_settings::opentelemetry::global::tracer("handler")
+                        .in_span("charge", |_| {});
+                    // A call to 127.0.0.1: the client rule drops it.
+                    let _ = client.get(format!("http://{addr}/other")).send().await;
+                    "paid"
+                }
+            }),
+        )
+        .route("/users/{id}", get(|| async { "user" }))
+        .route("/other", get(|| async { "other" }))
+        .layer(OpencensusLayer::new());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    assert_eq!(get_path(addr, "/api/checkout/pay", &[]).await, 200);
+    assert_eq!(get_path(addr, "/other", &[]).await, 200);
+    for trace in [KEPT, DROPPED] {
+        let tp = format!("00-{trace}-{PARENT}-00");
+        assert_eq!(
+            get_path(addr, "/users/7", &[("traceparent", &tp)]).await,
+            200
+        );
+    }
+    drop(telemetry);
+}
+
+fn requests(all: &[Value]) -> Vec<&Value> {
+    all.iter()
+        .filter(|e| e["name"] == "Microsoft.ApplicationInsights.Request")
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rules_decide_per_request_and_their_rate_reaches_the_envelopes() {
+    let name = "rules_decide_per_request_and_their_rate_reaches_the_envelopes";
+    if is_child(name) {
+        return child_app().await;
+    }
+    let ingest = Ingest::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("opencensus.toml");
+    std::fs::write(&file, RULES).unwrap();
+    let out = common::run_child_async(
+        name,
+        vec![
+            ("OPENCENSUS_SETTINGS".into(), file.display().to_string()),
+            (
+                "APPLICATIONINSIGHTS_CONNECTION_STRING".into(),
+                ingest.connection_string(),
+            ),
+        ],
+    )
+    .await;
+    assert_ok(&out);
+    let all = ingest
+        .wait_for("checkout, its child, one user request", |e| e.len() >= 3)
+        .await;
+    assert!(ingest.rejected().is_empty(), "{:#?}", ingest.rejected());
+    let reqs = requests(&all);
+    let names: Vec<&str> = reqs
+        .iter()
+        .map(|e| e["data"]["baseData"]["name"].as_str().unwrap())
+        .collect();
+    // /other fell to SAMPLER (AlwaysOff); the user request with the high score was not kept.
+    assert_eq!(names.len(), 2, "{names:?}");
+    let checkout = reqs
+        .iter()
+        .find(|e| e["data"]["baseData"]["name"] == "GET /api/checkout/pay")
+        .unwrap();
+    assert_eq!(checkout["sampleRate"], 100.0);
+    let user = reqs
+        .iter()
+        .find(|e| e["data"]["baseData"]["name"] == "GET /users/{id}")
+        .unwrap();
+    assert_eq!(user["tags"]["ai.operation.id"], KEPT);
+    assert_eq!(user["sampleRate"], 50.0);
+    // The handler's span follows its request; the call to 127.0.0.1 was dropped by its rule.
+    let deps: Vec<&Value> = all
+        .iter()
+        .filter(|e| e["name"] == "Microsoft.ApplicationInsights.RemoteDependency")
+        .collect();
+    assert_eq!(deps.len(), 1, "{deps:#?}");
+    assert_eq!(deps[0]["data"]["baseData"]["name"], "charge");
+    assert_eq!(deps[0]["sampleRate"], 100.0);
+    assert_eq!(
+        deps[0]["tags"]["ai.operation.id"],
+        checkout["tags"]["ai.operation.id"]
+    );
+}
+
+fn check(
+    dir: &std::path::Path,
+    text: &str,
+    env: &[(&str, &str)],
+) -> opencensus_settings::CheckOutcome {
+    std::fs::write(dir.join("opencensus.toml"), text).unwrap();
+    opencensus_settings::check(
+        opencensus_settings::Settings::loader()
+            .env(
+                env.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .chain([(
+                        "APPLICATIONINSIGHTS_CONNECTION_STRING".to_string(),
+                        format!("InstrumentationKey={}", common::ingest::IKEY),
+                    )]),
+            )
+            .current_dir(dir)
+            .executable_dir(None),
+    )
+}
+
+#[test]
+fn check_prints_each_rule_with_its_own_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let outcome = check(dir.path(), RULES, &[]);
+    assert!(outcome.is_ok(), "{outcome}");
+    let text = outcome.to_string();
+    for (i, line) in [(0, 5), (1, 6), (2, 7), (3, 8)] {
+        let row = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("SAMPLING_RULES[{i}]")))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(row.contains(&format!("opencensus.toml:{line}")), "{row}");
+    }
+    assert!(
+        text.contains(
+            "route=/users/{id} method=GET,HEAD -> ApplicationInsightsSampler(sampling_ratio=0.5)"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_rules_are_errors_at_the_rules_own_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "[OPENCENSUS.TRACE]\nSAMPLING_RULES = [\n  { path = \"/a\", sampler = \"AlwaysOnSampler()\" },\n  { pth = \"/b\", sampler = \"AlwaysOnSampler()\" },\n  { path = \"/c\" },\n  { sampler = \"AlwaysOnSampler()\" },\n  { path = \"/d\", sampler = \"ProbabilitySampler(rate=2)\" },\n  { path = \"/x/**y\", sampler = \"AlwaysOnSampler()\" },\n  { kind = \"both\", sampler = \"AlwaysOnSampler()\" },\n]\n";
+    let outcome = check(dir.path(), text, &[]);
+    let err = outcome.error.unwrap();
+    let all = err.to_string();
+    let problems: Vec<_> = err.problems().iter().map(|p| p.to_string()).collect();
+    assert_eq!(problems.len(), 6, "{all}");
+    let want = [
+        (4, "unknown key `pth`", "did you mean `path`?"),
+        (5, "rule 2 has no `sampler`", "sampler ="),
+        (6, "rule 3 has no matcher", "SAMPLER"),
+        (
+            7,
+            "rule 4: invalid value for keyword `rate`",
+            "ProbabilitySampler(rate=2)",
+        ),
+        (8, "rule 5: `path`", "glob"),
+        (9, "`kind` must be server, client or any", "both"),
+    ];
+    for (line, message, also) in want {
+        let p = problems
+            .iter()
+            .find(|p| p.contains(message))
+            .unwrap_or_else(|| panic!("no `{message}` in {all}"));
+        assert!(p.contains(&format!("opencensus.toml:{line}")), "{p}");
+        assert!(p.contains(also), "{p}");
+    }
+}
+
+#[test]
+fn rules_from_the_environment_replace_the_files_and_errors_name_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let var = "OPENCENSUS__TRACE__SAMPLING_RULES";
+    let outcome = check(
+        dir.path(),
+        RULES,
+        &[(
+            var,
+            r#"[{ method = "POST", sampler = "AlwaysOnSampler()" }]"#,
+        )],
+    );
+    assert!(outcome.is_ok(), "{outcome}");
+    let text = outcome.to_string();
+    assert!(text.contains("SAMPLING_RULES[0]"), "{text}");
+    assert!(!text.contains("SAMPLING_RULES[1]"), "{text}");
+    assert!(
+        text.contains(&format!("environment variable {var}")),
+        "{text}"
+    );
+    let outcome = check(dir.path(), RULES, &[(var, "[{ method = 3 }]")]);
+    let err = outcome.error.unwrap().to_string();
+    assert!(err.contains(var) && err.contains("method"), "{err}");
+    let outcome = check(dir.path(), RULES, &[(var, "not toml")]);
+    let err = outcome.error.unwrap().to_string();
+    assert!(
+        err.contains("must be a TOML array of inline tables"),
+        "{err}"
+    );
+}

@@ -127,15 +127,12 @@ impl TracingMiddleware {
             self.provider.as_ref(),
             self.propagator.as_ref(),
         );
-        let exclude = self
-            .exclude
-            .clone()
-            .or_else(|| r.installed.as_ref().map(|i| i.exclude_hostnames.clone()))
-            .unwrap_or_default();
+        let live = r.installed.as_ref().map(|i| i.live.clone());
         Resolved {
             tracer: r.tracer,
             propagator: r.propagator,
-            exclude,
+            exclude: self.exclude.clone(),
+            live,
         }
     }
 }
@@ -145,10 +142,21 @@ struct Resolved {
     tracer: AnyTracer,
     /// `None`: the global propagator, read at each call.
     propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
-    exclude: HostExcludeList,
+    /// The middleware's own list; else the installed one, which a reload may change.
+    exclude: Option<HostExcludeList>,
+    live: Option<crate::live::LiveCell>,
 }
 
 impl Resolved {
+    /// Whether calls to `host:port` are excluded (one atomic load with a live list).
+    fn excluded(&self, host: &str, port: Option<u16>) -> bool {
+        match (&self.exclude, &self.live) {
+            (Some(list), _) => list.matches(host, port),
+            (None, Some(live)) => live.load().exclude_hostnames.matches(host, port),
+            (None, None) => false,
+        }
+    }
+
     fn start(&self, builder: SpanBuilder, parent: &Context) -> Context {
         self.tracer.start(builder, parent).0
     }
@@ -195,7 +203,7 @@ impl Middleware for TracingMiddleware {
         let port = url.port_or_known_default();
         let host = url.host_str();
         if let Some(host) = host
-            && shared.exclude.matches(host, port)
+            && shared.excluded(host, port)
         {
             return next.run(req, extensions).await;
         }

@@ -14,11 +14,15 @@ use opentelemetry_sdk::trace::{SdkTracerProvider, Span, SpanData, SpanProcessor}
 
 use crate::error::{Error, ErrorKind, Problem};
 use crate::exclude::{HostExcludeList, PathExcludeList};
+use crate::live::{Live, LiveCell, LiveSampler};
 use crate::registry::BuildContext;
+pub use crate::reload::ReloadStatus;
+use crate::reload::{Poller, Reloader};
 use crate::report::StartupReport;
 use crate::resolve::{Resolved, resolve};
 use crate::settings::{Settings, SettingsLoader};
 use crate::stats::{ExportCounters, ExportStats, count_late};
+use arc_swap::ArcSwap;
 
 /// What the middleware reads from the installed settings.
 #[derive(Debug)]
@@ -36,8 +40,8 @@ pub struct Installed {
     pub propagator: Arc<dyn opentelemetry::propagation::TextMapPropagator + Send + Sync>,
     /// The installed SDK provider (`None` when disabled).
     pub tracer_provider: Option<SdkTracerProvider>,
-    /// The sampler reads request attributes (`SAMPLING_RULES`): spans start with them.
-    pub(crate) attributes_at_start: bool,
+    /// What a reload may change (sampler, rules, exclusion lists): what requests read.
+    pub(crate) live: LiveCell,
 }
 
 static INSTALLED: AtomicBool = AtomicBool::new(false);
@@ -134,6 +138,25 @@ fn construct(settings: Settings, resolved: Resolved, global: bool) -> Result<Tel
     // before the sampler decides.
     let attributes_at_start = !resolved.rules.is_empty();
     let export_counters = Arc::new(ExportCounters::default());
+    let per_span_rate = resolved.exporter.per_span_rate;
+    let live: LiveCell = Arc::new(ArcSwap::from_pointee(Live {
+        sampler: crate::resolve::compose_sampler(
+            resolved.sampler,
+            resolved.rules,
+            per_span_rate,
+            false,
+        ),
+        exclude_paths: resolved.exclude_paths.clone(),
+        exclude_hostnames: resolved.exclude_hostnames.clone(),
+        attributes_at_start,
+    }));
+    let reloader = Arc::new(Reloader::new(settings.clone(), live.clone(), per_span_rate));
+    let every = settings.reload_interval().value;
+    let poller = if settings.file().is_some() && !every.is_zero() {
+        Poller::start(reloader.clone(), every)
+    } else {
+        None
+    };
     let provider = if disabled {
         None
     } else {
@@ -142,7 +165,6 @@ fn construct(settings: Settings, resolved: Resolved, global: bool) -> Result<Tel
             sample_rate,
             counters: export_counters.clone(),
         };
-        let per_span_rate = resolved.exporter.per_span_rate;
         let processor = match resolved.exporter.build(&cx) {
             Ok(p) => p,
             Err(err) => {
@@ -160,27 +182,9 @@ fn construct(settings: Settings, resolved: Resolved, global: bool) -> Result<Tel
             }
         };
         let counting = Arc::new(Counting::default());
-        let has_rules = !resolved.rules.is_empty();
-        let base: Box<dyn opentelemetry_sdk::trace::ShouldSample> = if has_rules {
-            Box::new(crate::samplers::rules::RuleSampler::new(
-                resolved.rules,
-                resolved.sampler.sampler,
-                sample_rate,
-                per_span_rate,
-            ))
-        } else {
-            resolved.sampler.sampler
-        };
-        // A per-span sampleRate only matters when some rate is not 100%.
-        let sampler: Box<dyn opentelemetry_sdk::trace::ShouldSample> =
-            if per_span_rate && (has_rules || sample_rate.is_none_or(|r| r < 1.0)) {
-                Box::new(crate::samplers::ParentDecided(base))
-            } else {
-                base
-            };
         Some((
             SdkTracerProvider::builder()
-                .with_sampler(sampler)
+                .with_sampler(LiveSampler(live.clone()))
                 .with_resource(resolved.resource)
                 .with_span_processor(CountingProcessor {
                     inner: processor,
@@ -200,7 +204,7 @@ fn construct(settings: Settings, resolved: Resolved, global: bool) -> Result<Tel
         disabled,
         propagator: propagator.clone(),
         tracer_provider: provider.as_ref().map(|(p, _)| p.clone()),
-        attributes_at_start,
+        live,
     });
     let report = resolved.report;
     if global {
@@ -228,6 +232,8 @@ fn construct(settings: Settings, resolved: Resolved, global: bool) -> Result<Tel
         export_counters,
         global,
         installed,
+        reloader,
+        poller,
     })
 }
 
@@ -244,6 +250,8 @@ pub struct Telemetry {
     export_counters: Arc<ExportCounters>,
     global: bool,
     installed: Arc<Installed>,
+    reloader: Arc<Reloader>,
+    poller: Option<Poller>,
 }
 
 impl fmt::Debug for Telemetry {
@@ -300,6 +308,19 @@ impl Telemetry {
             .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("tracing")))
     }
 
+    /// Reads the settings file again now, as `RELOAD_INTERVAL` does: a valid change to
+    /// `SAMPLER`, `SAMPLING_RULES`, `EXCLUDELIST_PATHS` or `EXCLUDELIST_HOSTNAMES` applies to
+    /// new requests at once; an invalid file keeps the running settings. Call it from your own
+    /// SIGHUP handler or admin endpoint (the library installs no signal handler).
+    pub fn reload(&self) -> ReloadStatus {
+        self.reloader.reload()
+    }
+
+    /// What the last reload (polled or asked for) did.
+    pub fn reload_status(&self) -> ReloadStatus {
+        self.reloader.status()
+    }
+
     /// Sets how long dropping the guard may wait for pending telemetry (default 5 s).
     pub fn with_shutdown_grace(mut self, grace: Duration) -> Self {
         self.grace = grace;
@@ -333,6 +354,8 @@ impl Telemetry {
             return;
         }
         self.done = true;
+        // No reload after this point.
+        self.poller.take();
         if let Some(provider) = self.provider.take() {
             if self.global {
                 // Spans started after this point go to a provider that counts them.

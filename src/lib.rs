@@ -55,11 +55,13 @@ mod export_thread;
 mod exporters;
 mod hostport;
 mod install;
+mod live;
 #[cfg(any(feature = "axum", feature = "actix"))]
 mod middleware;
 mod origin;
 pub mod propagation;
 pub mod registry;
+mod reload;
 mod report;
 mod resolve;
 mod samplers;
@@ -86,7 +88,9 @@ pub mod actix {
 }
 pub use environment::Environment;
 pub use error::{Error, ErrorKind, Problem};
-pub use install::{Installed, Telemetry, build, init_from_settings, init_with, installed};
+pub use install::{
+    Installed, ReloadStatus, Telemetry, build, init_from_settings, init_with, installed,
+};
 pub use origin::{Origin, Setting};
 pub use registry::Registry;
 pub use report::{ReportLine, StartupReport};

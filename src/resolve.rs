@@ -14,11 +14,13 @@ use crate::registry::{
     ArgError, ComponentKind, ExporterComponent, PropagatorComponent, SamplerComponent,
 };
 use crate::report::{ReportLine, StartupReport};
-use crate::samplers::rules::{KindMatch, Matcher, RouteMatch, Rule};
+use crate::samplers::ParentDecided;
+use crate::samplers::rules::{KindMatch, Matcher, RouteMatch, Rule, RuleSampler};
 use crate::settings::SamplingRule;
 use crate::settings::Settings;
 use crate::settings::keys::Key;
 use crate::spec::{self, Span};
+use opentelemetry_sdk::trace::ShouldSample;
 
 /// Every component resolved from the settings, ready to install.
 pub(crate) struct Resolved {
@@ -236,6 +238,18 @@ fn resolve_with(
         origin: hosts.origin.to_string(),
     });
 
+    let reload = settings.reload_interval();
+    report.lines.push(ReportLine {
+        key: "RELOAD_INTERVAL".to_string(),
+        value: if reload.value.is_zero() {
+            "off".to_string()
+        } else if settings.file().is_none() {
+            format!("{:?} (no settings file to reload)", reload.value)
+        } else {
+            format!("{:?}", reload.value)
+        },
+        origin: reload.origin.to_string(),
+    });
     let mut rules = Vec::new();
     for (i, rule) in settings.sampling_rules.value.iter().enumerate() {
         match resolve_rule(settings, rule.position, rule, checking) {
@@ -304,6 +318,35 @@ fn resolve_with(
             report,
         }),
         _ => Err((problems, report)),
+    }
+}
+
+/// The sampler to install: the rules (if any) over `sampler`, wrapped for exporters that write
+/// a per-span rate (Application Insights' `sampleRate`). `tag_rate` makes every span carry its
+/// rate (after a reload, the exporter's rate from start-up no longer describes the sampler).
+pub(crate) fn compose_sampler(
+    sampler: SamplerComponent,
+    rules: Vec<Rule>,
+    per_span_rate: bool,
+    tag_rate: bool,
+) -> Box<dyn ShouldSample> {
+    let rate = sampler.rate;
+    let has_rules = !rules.is_empty();
+    let base: Box<dyn ShouldSample> = if has_rules || (per_span_rate && tag_rate) {
+        Box::new(RuleSampler::new(
+            rules,
+            sampler.sampler,
+            rate,
+            per_span_rate,
+        ))
+    } else {
+        sampler.sampler
+    };
+    // A per-span sampleRate only matters when some rate is not 100%.
+    if per_span_rate && (has_rules || tag_rate || rate.is_none_or(|r| r < 1.0)) {
+        Box::new(ParentDecided(base))
+    } else {
+        base
     }
 }
 

@@ -23,6 +23,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("propagation", 0),
     ("samplers", 0),
     ("shutdown", 0),
+    ("live", 0),
     ("export_thread", 1),
     ("registry", 2),
     ("exporters", 3),
@@ -31,6 +32,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("resolve", 6),
     ("install", 6),
     ("check", 6),
+    ("reload", 6),
     ("tracer", 7),
     ("middleware", 7),
     ("client", 7),
@@ -40,6 +42,8 @@ const LAYERS: &[(&str, u8)] = &[
 const SAME_LAYER: &[(&str, &str)] = &[
     ("install", "resolve"),
     ("check", "resolve"),
+    ("install", "reload"),
+    ("reload", "resolve"),
     ("middleware", "tracer"),
     ("client", "tracer"),
 ];

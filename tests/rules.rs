@@ -246,3 +246,42 @@ fn rules_from_the_environment_replace_the_files_and_errors_name_the_variable() {
         "{err}"
     );
 }
+
+#[test]
+fn reload_interval_is_checked_and_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let outcome = check(
+        dir.path(),
+        "[OPENCENSUS.TRACE]\nRELOAD_INTERVAL = 2.5\n",
+        &[],
+    );
+    assert!(outcome.is_ok(), "{outcome}");
+    let text = outcome.to_string();
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("RELOAD_INTERVAL"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.contains("2.5s") && line.contains("opencensus.toml:2"),
+        "{line}"
+    );
+    for bad in ["-1", "\"ten\"", "100000"] {
+        let outcome = check(
+            dir.path(),
+            &format!("[OPENCENSUS.TRACE]\nRELOAD_INTERVAL = {bad}\n"),
+            &[],
+        );
+        let err = outcome.error.unwrap().to_string();
+        assert!(
+            err.contains("RELOAD_INTERVAL must be a number of seconds in 0..=86400")
+                && err.contains("opencensus.toml:2"),
+            "{err}"
+        );
+    }
+    let outcome = check(
+        dir.path(),
+        "[OPENCENSUS.TRACE]\n",
+        &[("OPENCENSUS__TRACE__RELOAD_INTERVAL", "0")],
+    );
+    assert!(outcome.to_string().contains("off"), "{outcome}");
+}

@@ -135,9 +135,10 @@ impl<E: fmt::Display> TracedError<E> {
 pub(crate) struct Shared {
     tracer: AnyTracer,
     propagator: Arc<dyn TextMapPropagator + Send + Sync>,
-    exclude: PathExcludeList,
-    /// The installed sampler reads request attributes (`SAMPLING_RULES`).
-    attributes_at_start: bool,
+    /// A fixed list (the layer's own, or the defaults with nothing installed); else the live one.
+    exclude: Option<PathExcludeList>,
+    /// What is installed and may be reloaded (exclusion list, whether rules read attributes).
+    live: Option<crate::live::LiveCell>,
 }
 
 impl fmt::Debug for Shared {
@@ -183,22 +184,20 @@ impl Overrides {
             self.provider.as_ref(),
             self.propagator.as_ref(),
         );
-        let exclude = self
-            .exclude
-            .clone()
-            .or_else(|| r.installed.as_ref().map(|i| i.exclude_paths.clone()))
-            .unwrap_or_else(|| {
+        // What is installed may be reloaded: read per request. A layer's own list, or the
+        // defaults when nothing is installed, are fixed.
+        let live = r.installed.as_ref().map(|i| i.live.clone());
+        let exclude = self.exclude.clone().or_else(|| {
+            live.is_none().then(|| {
                 PathExcludeList::parse(crate::settings::keys::DEFAULT_EXCLUDE_PATHS)
                     .unwrap_or_default()
-            });
-        // A layer given its own provider records with that provider's sampler, not ours.
-        let attributes_at_start =
-            self.provider.is_none() && r.installed.as_ref().is_some_and(|i| i.attributes_at_start);
+            })
+        });
         Shared {
             tracer: r.tracer,
             propagator: r.propagator.unwrap_or_else(|| Arc::new(GlobalPropagator)),
             exclude,
-            attributes_at_start,
+            live,
         }
     }
 }
@@ -426,7 +425,16 @@ fn request_attributes(
 impl Shared {
     /// Decides and starts: exclusion first, then extraction, then the span.
     pub(crate) fn begin(&self, req: &RequestView<'_>) -> Begin {
-        if !self.exclude.is_empty() && self.exclude.matches(req.host, req.path) {
+        // One atomic load a request (no lock, no allocation): what a reload changed applies.
+        let live = self.live.as_ref().map(|l| l.load());
+        let exclude = self
+            .exclude
+            .as_ref()
+            .or_else(|| live.as_ref().map(|l| &l.exclude_paths));
+        if let Some(exclude) = exclude
+            && !exclude.is_empty()
+            && exclude.matches(req.host, req.path)
+        {
             let parent = self.propagator.extract(req.headers);
             return Begin::Excluded(parent.with_telemetry_suppressed());
         }
@@ -438,7 +446,8 @@ impl Shared {
         // Sampling rules read the request's attributes: then the span starts with them. Else
         // nothing but the method before the sampler decides: a sampled-out request builds no
         // name and no attributes.
-        if self.attributes_at_start {
+        let attributes_at_start = live.as_ref().is_some_and(|l| l.attributes_at_start);
+        if attributes_at_start {
             builder = builder.with_attributes(request_attributes(req, method, grpc));
         }
         let (cx, recording) = self.tracer.start(builder, &parent);
@@ -450,7 +459,7 @@ impl Shared {
             } else if req.route.is_some() {
                 span.update_name(known_span_name(method, req.route));
             }
-            if !self.attributes_at_start {
+            if !attributes_at_start {
                 span.set_attributes(request_attributes(req, method, grpc));
             }
         }

@@ -12,6 +12,8 @@ pub(crate) struct EnvEntries {
     pub(crate) warnings: Vec<Warning>,
     /// `OPENCENSUS__TRACE__SAMPLING_RULES`, with its origin.
     pub(crate) rules: Option<(Vec<super::SamplingRule>, Origin)>,
+    /// `OPENCENSUS__TRACE__RELOAD_INTERVAL` (seconds), with its origin.
+    pub(crate) reload: Option<(f64, Origin)>,
 }
 
 /// Reads every `OPENCENSUS__*` variable (any case) of the snapshot.
@@ -21,6 +23,7 @@ pub(crate) fn parse_env(vars: &[EnvVar]) -> EnvEntries {
         problems: Vec::new(),
         warnings: Vec::new(),
         rules: None,
+        reload: None,
     };
     for var in vars {
         let upper = var.name.to_ascii_uppercase();
@@ -72,6 +75,23 @@ fn read_var(var: &EnvVar, rest: &str, out: &mut EnvEntries) {
             return;
         }
     };
+    if key_name == super::rules::RELOAD {
+        match &var.value {
+            Ok(value) => match super::rules::reload_from_env(value, origin.clone()) {
+                Ok(secs) => out.reload = Some((secs, origin)),
+                Err(p) => out.problems.push(p),
+            },
+            Err(()) => out.problems.push(
+                Problem::new(
+                    ErrorKind::InvalidValue,
+                    format!("environment variable {} is not valid UTF-8", var.name),
+                )
+                .key(super::rules::RELOAD)
+                .at(origin),
+            ),
+        }
+        return;
+    }
     if key_name == super::rules::NAME {
         match &var.value {
             Ok(value) => {
@@ -103,7 +123,7 @@ fn read_var(var: &EnvVar, rest: &str, out: &mut EnvEntries) {
             p = p.help(format!("did you mean OPENCENSUS__TRACE__{s}?"));
         }
         out.problems.push(p.help(
-            "accepted keys: SAMPLER, EXPORTER, PROPAGATOR, EXCLUDELIST_PATHS, EXCLUDELIST_HOSTNAMES, SAMPLING_RULES",
+            "accepted keys: SAMPLER, EXPORTER, PROPAGATOR, EXCLUDELIST_PATHS, EXCLUDELIST_HOSTNAMES, SAMPLING_RULES, RELOAD_INTERVAL",
         ));
         return;
     };

@@ -39,6 +39,8 @@ pub(crate) struct FileEntries {
     pub(crate) problems: Vec<Problem>,
     /// `SAMPLING_RULES`, with the origin of the key.
     pub(crate) rules: Option<(Vec<super::SamplingRule>, Origin)>,
+    /// `RELOAD_INTERVAL` (seconds), with its origin.
+    pub(crate) reload: Option<(f64, Origin)>,
 }
 
 /// Parses the settings file text. `path` is only used for origins; `secrets` are the byte
@@ -52,6 +54,7 @@ pub(crate) fn parse_file(
         entries: Vec::new(),
         problems: Vec::new(),
         rules: None,
+        reload: None,
     };
     let origin_at = |offset: usize| Origin::File {
         path: path.to_path_buf(),
@@ -194,6 +197,13 @@ fn read_trace_table(
             out.problems.extend(problems);
             continue;
         }
+        if name.eq_ignore_ascii_case(super::rules::RELOAD) {
+            match super::rules::reload_from_file(value.get_ref(), origin.clone()) {
+                Ok(secs) => out.reload = Some((secs, origin)),
+                Err(p) => out.problems.push(p),
+            }
+            continue;
+        }
         let Some(k) = Key::parse(name) else {
             let mut p = Problem::new(
                 ErrorKind::UnknownKey,
@@ -204,7 +214,7 @@ fn read_trace_table(
                 p = p.help(format!("did you mean `{s}`?"));
             }
             p = p.help(
-                "accepted keys: SAMPLER, EXPORTER, PROPAGATOR, EXCLUDELIST_PATHS, EXCLUDELIST_HOSTNAMES, SAMPLING_RULES",
+                "accepted keys: SAMPLER, EXPORTER, PROPAGATOR, EXCLUDELIST_PATHS, EXCLUDELIST_HOSTNAMES, SAMPLING_RULES, RELOAD_INTERVAL",
             );
             out.problems.push(p);
             continue;

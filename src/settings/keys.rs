@@ -19,8 +19,9 @@ pub(crate) const ALL_KEYS: [Key; 5] = [
 ];
 
 /// Every accepted spelling (upper-case), for suggestions.
-pub(crate) const SPELLINGS: [&str; 8] = [
+pub(crate) const SPELLINGS: [&str; 9] = [
     "SAMPLING_RULES",
+    "RELOAD_INTERVAL",
     "SAMPLER",
     "EXPORTER",
     "PROPAGATOR",

@@ -28,6 +28,8 @@ pub struct SettingsLoader {
     cwd: Option<PathBuf>,
     exe_dir: Option<Option<PathBuf>>,
     registry: Option<Registry>,
+    /// The registry of an earlier load (a reload), shared rather than rebuilt.
+    shared_registry: Option<Arc<Registry>>,
 }
 
 impl SettingsLoader {
@@ -77,6 +79,30 @@ impl SettingsLoader {
         self
     }
 
+    /// A loader that reads again what `settings` was loaded from: the same file, the same
+    /// environment snapshot (variables are read once, at start-up), the same registry.
+    pub(crate) fn again(settings: &Settings) -> Self {
+        let env = settings
+            .environment
+            .vars
+            .iter()
+            .filter_map(|v| {
+                v.value
+                    .as_ref()
+                    .ok()
+                    .map(|value| (OsString::from(&v.name), OsString::from(value)))
+            })
+            .collect();
+        SettingsLoader {
+            env: Some(env),
+            config: settings.file.clone(),
+            cwd: None,
+            exe_dir: Some(None),
+            registry: None,
+            shared_registry: Some(settings.registry.clone()),
+        }
+    }
+
     /// Loads and layers everything.
     ///
     /// # Errors
@@ -111,7 +137,10 @@ impl SettingsLoader {
             })
             .collect();
 
-        let registry = self.registry.unwrap_or_default();
+        let registry: Arc<Registry> = match self.shared_registry {
+            Some(r) => r,
+            None => Arc::new(self.registry.unwrap_or_default()),
+        };
 
         // 1. Which file.
         let file = discover(
@@ -127,6 +156,7 @@ impl SettingsLoader {
         problems.extend(standard.problems.iter().cloned());
         let mut file_entries = Vec::new();
         let mut file_rules = None;
+        let mut file_reload = None;
         if let Some(path) = &file {
             match std::fs::read_to_string(path) {
                 Ok(text) => {
@@ -134,6 +164,7 @@ impl SettingsLoader {
                     problems.extend(parsed.problems);
                     file_entries = parsed.entries;
                     file_rules = parsed.rules;
+                    file_reload = parsed.reload;
                 }
                 Err(err) => problems.push(
                     Problem::new(
@@ -196,9 +227,15 @@ impl SettingsLoader {
                 vars: Arc::new(env),
                 ..Environment::default()
             },
-            registry: Arc::new(registry),
+            registry,
             ..Settings::default()
         };
+        if let Some((secs, origin)) = env_entries.reload.clone().or(file_reload) {
+            settings.reload_interval = Setting {
+                value: secs,
+                origin,
+            };
+        }
         // SAMPLING_RULES is one value: the variable's list replaces the file's.
         if let Some((rules, origin)) = env_entries.rules.clone().or(file_rules) {
             settings.sampling_rules = Setting {

@@ -115,6 +115,8 @@ pub struct Settings {
     pub(crate) exclude_paths: Setting<Vec<String>>,
     pub(crate) exclude_hostnames: Setting<Vec<String>>,
     pub(crate) sampling_rules: Setting<Vec<SamplingRule>>,
+    /// `RELOAD_INTERVAL`, seconds (0: off).
+    pub(crate) reload_interval: Setting<f64>,
     pub(crate) service_name: Option<Setting<String>>,
     pub(crate) resource_attributes: Vec<Setting<(String, String)>>,
     pub(crate) sdk_disabled: Option<Setting<bool>>,
@@ -168,6 +170,7 @@ impl Default for Settings {
             ),
             exclude_hostnames: default_setting(Vec::new()),
             sampling_rules: default_setting(Vec::new()),
+            reload_interval: default_setting(rules::DEFAULT_RELOAD_SECS),
             service_name: None,
             resource_attributes: Vec::new(),
             sdk_disabled: None,
@@ -230,6 +233,15 @@ impl Settings {
     /// `SAMPLING_RULES`, in order (the first that matches a span decides it).
     pub fn sampling_rules(&self) -> &Setting<Vec<SamplingRule>> {
         &self.sampling_rules
+    }
+
+    /// `RELOAD_INTERVAL`: how often the settings file is read again (0: never; `Telemetry::reload`
+    /// still works).
+    pub fn reload_interval(&self) -> Setting<std::time::Duration> {
+        Setting {
+            value: std::time::Duration::from_secs_f64(self.reload_interval.value),
+            origin: self.reload_interval.origin.clone(),
+        }
     }
 
     /// The service name (`OTEL_SERVICE_NAME`, or set in code), if given.

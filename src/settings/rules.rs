@@ -319,3 +319,40 @@ pub(crate) fn from_env(var: &str, value: &str) -> (Vec<SamplingRule>, Vec<Proble
     };
     from_file(value, &|_| origin.clone())
 }
+
+/// `RELOAD_INTERVAL`'s name.
+pub(crate) const RELOAD: &str = "RELOAD_INTERVAL";
+/// `RELOAD_INTERVAL` by default (seconds).
+pub(crate) const DEFAULT_RELOAD_SECS: f64 = 10.0;
+/// `RELOAD_INTERVAL` at most (seconds): a day.
+const MAX_RELOAD_SECS: f64 = 86_400.0;
+
+fn reload_problem(found: &str, origin: Origin) -> Problem {
+    Problem::new(
+        ErrorKind::InvalidValue,
+        format!("{RELOAD} must be a number of seconds in 0..=86400 (0 turns reloading off), found {found}"),
+    )
+    .key(RELOAD)
+    .at(origin)
+}
+
+/// `RELOAD_INTERVAL` from the file: an integer or a float of seconds.
+pub(crate) fn reload_from_file(value: &DeValue<'_>, origin: Origin) -> Result<f64, Problem> {
+    let secs = match value {
+        DeValue::Integer(i) => i.as_str().parse::<f64>().ok(),
+        DeValue::Float(f) => f.as_str().parse::<f64>().ok(),
+        other => return Err(reload_problem(describe(other), origin)),
+    };
+    match secs {
+        Some(s) if (0.0..=MAX_RELOAD_SECS).contains(&s) => Ok(s),
+        _ => Err(reload_problem(&format!("{value:?}"), origin)),
+    }
+}
+
+/// `OPENCENSUS__TRACE__RELOAD_INTERVAL`.
+pub(crate) fn reload_from_env(value: &str, origin: Origin) -> Result<f64, Problem> {
+    match value.trim().parse::<f64>() {
+        Ok(s) if (0.0..=MAX_RELOAD_SECS).contains(&s) => Ok(s),
+        _ => Err(reload_problem(&format!("`{value}`"), origin)),
+    }
+}

@@ -145,5 +145,49 @@ fn bench_layer(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_layer);
+/// The reloadable path (SPEC 9): settings installed with `init_with`, so the layer reads the
+/// live sampler and exclusion list (one atomic load a request), against the same scenarios
+/// with a layer of fixed settings (its own provider and list).
+fn bench_live(c: &mut Criterion) {
+    let settings = opencensus_settings::Settings::loader()
+        .env([
+            ("OPENCENSUS__TRACE__SAMPLER", "AlwaysOffSampler()"),
+            (
+                "OPENCENSUS__TRACE__EXPORTER",
+                "opencensus_settings.exporters.NoExporter()",
+            ),
+            ("OPENCENSUS__TRACE__EXCLUDELIST_PATHS", "healthz"),
+        ])
+        .current_dir("/nonexistent")
+        .executable_dir(None)
+        .load()
+        .expect("valid settings");
+    let _telemetry = opencensus_settings::init_with(settings).expect("installed");
+    let inner = tower::service_fn(|_req: http::Request<()>| async {
+        Ok::<_, Infallible>(http::Response::new(String::new()))
+    });
+    let mut fixed_out = layer(Sampler::AlwaysOff)
+        .with_exclude_paths(&["healthz"])
+        .expect("a valid exclusion list")
+        .layer(inner);
+    let mut live = OpencensusLayer::new()
+        .with_propagator(TraceContextPropagator)
+        .layer(inner);
+    let mut group = c.benchmark_group("reloadable");
+    group.bench_function("fixed_sampled_out", |b| {
+        b.iter(|| black_box(serve(&mut fixed_out, request(black_box("/users/42?x=1")))));
+    });
+    group.bench_function("live_sampled_out", |b| {
+        b.iter(|| black_box(serve(&mut live, request(black_box("/users/42?x=1")))));
+    });
+    group.bench_function("fixed_excluded", |b| {
+        b.iter(|| black_box(serve(&mut fixed_out, request(black_box("/healthz")))));
+    });
+    group.bench_function("live_excluded", |b| {
+        b.iter(|| black_box(serve(&mut live, request(black_box("/healthz")))));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_layer, bench_live);
 criterion_main!(benches);

@@ -230,7 +230,8 @@ where
                 .get(http::header::USER_AGENT)
                 .and_then(|h| h.to_str().ok()),
             headers: &Headers(headers),
-            grpc: is_grpc(headers),
+            // gRPC is always POST: other requests skip the header lookup.
+            grpc: req.method() == http::Method::POST && is_grpc(headers),
         };
         match shared.begin(&view) {
             Begin::Excluded(cx) => {
@@ -284,6 +285,22 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        if !this.span.as_ref().is_some_and(|s| s.grpc) {
+            // HTTP (and untraced requests): the span ends with the response.
+            return super::poll_request(this.inner, this.span, cx, |span, result| match result {
+                Ok(response) => {
+                    let error = response.extensions().get::<HandlerError>();
+                    span.finish(Some(response.status().as_u16()), error);
+                }
+                Err(error) => span.finish(
+                    None,
+                    Some(&HandlerError::new(
+                        std::any::type_name::<E>(),
+                        error.to_string(),
+                    )),
+                ),
+            });
+        }
         // A gRPC call whose status comes in the trailers: the body finishes its span.
         let mut deferred: Option<(RequestSpan, u16)> = None;
         let result = std::task::ready!(super::poll_request(
@@ -291,7 +308,7 @@ where
             this.span,
             cx,
             |span, result| match result {
-                Ok(response) if span.grpc => {
+                Ok(response) => {
                     let status = response.status().as_u16();
                     let headers = response.headers();
                     match headers.get("grpc-status") {
@@ -307,10 +324,6 @@ where
                         ),
                         None => deferred = Some((span, status)),
                     }
-                }
-                Ok(response) => {
-                    let error = response.extensions().get::<HandlerError>();
-                    span.finish(Some(response.status().as_u16()), error);
                 }
                 Err(error) => span.finish(
                     None,

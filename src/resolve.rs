@@ -363,34 +363,25 @@ fn resolve_rule(
             .key("SAMPLING_RULES")
             .at(rule.origin.clone())
     };
+    // The first error of a one-entry list, as the rule's problem.
+    let entry = |field: &str, errors: Vec<ExcludeEntryError>| {
+        let e = errors.into_iter().next();
+        let mut problem = at(format!(
+            "rule {index}: `{field}` {}",
+            e.as_ref()
+                .map_or("is not valid".to_string(), |e| e.message.clone())
+        ));
+        if let Some(e) = e {
+            problem = problem.help(format!("expected {}", e.expected));
+        }
+        problem
+    };
     let path = match &rule.path {
-        Some(p) => Some(PathExcludeList::parse(&[p]).map_err(|errors| {
-            let e = errors.into_iter().next();
-            let mut problem = at(format!(
-                "rule {index}: `path` {}",
-                e.as_ref()
-                    .map_or("is not valid".to_string(), |e| e.message.clone())
-            ));
-            if let Some(e) = e {
-                problem = problem.help(format!("expected {}", e.expected));
-            }
-            problem
-        })?),
+        Some(p) => Some(PathExcludeList::parse(&[p]).map_err(|e| entry("path", e))?),
         None => None,
     };
     let host = match &rule.host {
-        Some(h) => Some(HostExcludeList::parse(&[h]).map_err(|errors| {
-            let e = errors.into_iter().next();
-            let mut problem = at(format!(
-                "rule {index}: `host` {}",
-                e.as_ref()
-                    .map_or("is not valid".to_string(), |e| e.message.clone())
-            ));
-            if let Some(e) = e {
-                problem = problem.help(format!("expected {}", e.expected));
-            }
-            problem
-        })?),
+        Some(h) => Some(HostExcludeList::parse(&[h]).map_err(|e| entry("host", e))?),
         None => None,
     };
     let kind = match rule.kind.as_deref() {

@@ -879,8 +879,6 @@ fn a_readme_shaped_app_stopped_with_sigterm_delivers_everything() {
 /// the handler starts keep the local rate's trace, and so its rate.
 #[tokio::test(flavor = "multi_thread")]
 async fn upstream_sampled_requests_count_once() {
-    use opencensus_settings::opentelemetry::trace::{Tracer as _, TracerProvider as _};
-
     let ingest = Ingest::start().await;
     let spec = format!(
         "AzureExporter(connection_string='{}', export_interval=3600, enable_local_storage=False)",
@@ -896,25 +894,7 @@ async fn upstream_sampled_requests_count_once() {
     .load()
     .unwrap();
     let telemetry = opencensus_settings::build(settings).unwrap();
-    let provider = telemetry.tracer_provider().unwrap().clone();
-    let tracer = provider.tracer("handler");
-    let app = Router::new()
-        .route(
-            "/work",
-            get(move || {
-                let tracer = tracer.clone();
-                async move {
-                    tracer.in_span("query", |_| {});
-                    "done"
-                }
-            }),
-        )
-        .layer(
-            OpencensusLayer::new()
-                .with_tracer_provider(provider)
-                .with_propagator(opencensus_settings::propagation::TraceContextPropagator),
-        );
-    let addr = serve(app).await;
+    let addr = serve(work_app(&telemetry)).await;
     let tp = format!("00-{TRACE}-{PARENT}-01");
     assert_eq!(get_path(addr, "/work", &[("traceparent", &tp)]).await, 200);
     let telemetry = tokio::task::spawn_blocking(move || {
@@ -994,29 +974,12 @@ fn the_report_shows_the_cloud_role_the_envelopes_carry() {
     }
 }
 
-/// SPEC 9: Microsoft's fixed-percentage sampler through `OTEL_TRACES_SAMPLER`: the decision is
-/// the distros' DJB2 score of the trace id (so a Rust service keeps what a .NET one at 50% keeps)
-/// and every envelope of a kept trace says 50.
-#[tokio::test(flavor = "multi_thread")]
-async fn microsofts_fixed_percentage_decides_by_trace_id_and_reaches_the_envelopes() {
+/// `/work` (which starts a child span, `query`) behind a layer recording into `telemetry`.
+fn work_app(telemetry: &opencensus_settings::Telemetry) -> Router {
     use opencensus_settings::opentelemetry::trace::{Tracer as _, TracerProvider as _};
-
-    let ingest = Ingest::start().await;
-    let spec = format!(
-        "AzureExporter(connection_string='{}', export_interval=3600, enable_local_storage=False)",
-        ingest.connection_string()
-    );
-    let settings = env_loader(&[
-        ("OTEL_TRACES_SAMPLER", "microsoft.fixed_percentage"),
-        ("OTEL_TRACES_SAMPLER_ARG", "0.5"),
-        ("OPENCENSUS__TRACE__EXPORTER", &spec),
-    ])
-    .load()
-    .unwrap();
-    let telemetry = opencensus_settings::build(settings).unwrap();
     let provider = telemetry.tracer_provider().unwrap().clone();
     let tracer = provider.tracer("handler");
-    let app = Router::new()
+    Router::new()
         .route(
             "/work",
             get(move || {
@@ -1031,8 +994,28 @@ async fn microsofts_fixed_percentage_decides_by_trace_id_and_reaches_the_envelop
             OpencensusLayer::new()
                 .with_tracer_provider(provider)
                 .with_propagator(opencensus_settings::propagation::TraceContextPropagator),
-        );
-    let addr = serve(app).await;
+        )
+}
+
+/// SPEC 9: Microsoft's fixed-percentage sampler through `OTEL_TRACES_SAMPLER`: the decision is
+/// the distros' DJB2 score of the trace id (so a Rust service keeps what a .NET one at 50% keeps)
+/// and every envelope of a kept trace says 50.
+#[tokio::test(flavor = "multi_thread")]
+async fn microsofts_fixed_percentage_decides_by_trace_id_and_reaches_the_envelopes() {
+    let ingest = Ingest::start().await;
+    let spec = format!(
+        "AzureExporter(connection_string='{}', export_interval=3600, enable_local_storage=False)",
+        ingest.connection_string()
+    );
+    let settings = env_loader(&[
+        ("OTEL_TRACES_SAMPLER", "microsoft.fixed_percentage"),
+        ("OTEL_TRACES_SAMPLER_ARG", "0.5"),
+        ("OPENCENSUS__TRACE__EXPORTER", &spec),
+    ])
+    .load()
+    .unwrap();
+    let telemetry = opencensus_settings::build(settings).unwrap();
+    let addr = serve(work_app(&telemetry)).await;
     // Scores (azure-monitor-opentelemetry-exporter 1.0.0b58): 0.0234 is kept at 0.5, 0.9996 is
     // not, even with a sampled parent (the score decides, as in every distro).
     let kept = "00000000000000000000000000000001";

@@ -15,9 +15,9 @@ use std::sync::{Arc, Mutex};
 
 use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
+use opentelemetry_sdk::trace::{SamplingResult, ShouldSample};
 
-use super::{RecentRates, SAMPLE_RATE_KEY, parent_trace_state};
+use super::{RecentRates, SAMPLE_RATE_KEY};
 
 const DJB2_SEED: i32 = 5381;
 
@@ -61,15 +61,10 @@ pub(crate) fn round_down_to_nearest(percentage: f64) -> f64 {
 }
 
 fn decided(sampled: bool, percentage: f64, parent: Option<&Context>) -> SamplingResult {
-    SamplingResult {
-        decision: if sampled {
-            SamplingDecision::RecordAndSample
-        } else {
-            SamplingDecision::Drop
-        },
-        attributes: vec![KeyValue::new(SAMPLE_RATE_KEY, percentage)],
-        trace_state: parent_trace_state(parent),
-    }
+    let mut r = super::result(sampled, parent);
+    r.attributes
+        .push(KeyValue::new(SAMPLE_RATE_KEY, percentage));
+    r
 }
 
 /// Microsoft's `ApplicationInsightsSampler(sampling_ratio)`.
@@ -257,6 +252,8 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::float_cmp)]
 
     use std::sync::atomic::{AtomicU64, Ordering};
+
+    use opentelemetry_sdk::trace::SamplingDecision;
 
     use super::*;
 

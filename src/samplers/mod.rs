@@ -76,6 +76,21 @@ fn threshold(rate: f64) -> Option<u64> {
     }
 }
 
+/// What a span's parent says: (valid and sampled, valid and local).
+pub(crate) fn parent_state(parent: Option<&Context>) -> (bool, bool) {
+    parent
+        .filter(|cx| cx.has_active_span())
+        .map(|cx| {
+            let span = cx.span();
+            let sc = span.span_context();
+            (
+                sc.is_valid() && sc.is_sampled(),
+                sc.is_valid() && !sc.is_remote(),
+            )
+        })
+        .unwrap_or((false, false))
+}
+
 fn parent_trace_state(parent: Option<&Context>) -> TraceState {
     parent
         .filter(|cx| cx.has_active_span())
@@ -105,11 +120,7 @@ impl ShouldSample for ProbabilitySampler {
         _attributes: &[KeyValue],
         _links: &[Link],
     ) -> SamplingResult {
-        let parent_sampled = parent_context.is_some_and(|cx| {
-            let span = cx.span();
-            let sc = span.span_context();
-            sc.is_valid() && sc.is_sampled()
-        });
+        let (parent_sampled, _) = parent_state(parent_context);
         result(
             parent_sampled || self.samples_trace_id(trace_id),
             parent_context,
@@ -174,11 +185,7 @@ impl ShouldSample for ParentDecided {
         {
             return result;
         }
-        let parent_sampled = parent_context.is_some_and(|cx| {
-            let span = cx.span();
-            let sc = span.span_context();
-            sc.is_valid() && sc.is_sampled()
-        });
+        let (parent_sampled, _) = parent_state(parent_context);
         if result.decision == SamplingDecision::RecordAndSample
             && parent_sampled
             && self

@@ -13,11 +13,11 @@
 
 use std::sync::Arc;
 
-use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId};
+use opentelemetry::trace::{Link, SpanKind, TraceId};
 use opentelemetry::{Context, KeyValue, Value};
 use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
 
-use super::{RecentRates, SAMPLE_RATE_KEY, parent_trace_state};
+use super::{RecentRates, SAMPLE_RATE_KEY, parent_state, parent_trace_state};
 use crate::exclude::{HostExcludeList, PathExcludeList};
 
 /// Which spans a rule looks at.
@@ -266,15 +266,7 @@ impl ShouldSample for RuleSampler {
         attributes: &[KeyValue],
         links: &[Link],
     ) -> SamplingResult {
-        let parent = parent_context.filter(|cx| cx.has_active_span()).map(|cx| {
-            let span = cx.span();
-            let sc = span.span_context();
-            (
-                sc.is_valid() && sc.is_sampled(),
-                sc.is_valid() && !sc.is_remote(),
-            )
-        });
-        let (parent_sampled, parent_local) = parent.unwrap_or((false, false));
+        let (parent_sampled, parent_local) = parent_state(parent_context);
         let facts = Facts::of(attributes);
         let rule = self
             .rules

@@ -44,6 +44,15 @@ pub(crate) fn parse_env(vars: &[EnvVar]) -> EnvEntries {
     out
 }
 
+fn not_utf8(var: &EnvVar, key: &str, origin: Origin) -> Problem {
+    Problem::new(
+        ErrorKind::InvalidValue,
+        format!("environment variable {} is not valid UTF-8", var.name),
+    )
+    .key(key)
+    .at(origin)
+}
+
 fn read_var(var: &EnvVar, rest: &str, out: &mut EnvEntries) {
     let origin = Origin::env(&var.name);
     let parts: Vec<&str> = rest.split("__").collect();
@@ -81,14 +90,9 @@ fn read_var(var: &EnvVar, rest: &str, out: &mut EnvEntries) {
                 Ok(secs) => out.reload = Some((secs, origin)),
                 Err(p) => out.problems.push(p),
             },
-            Err(()) => out.problems.push(
-                Problem::new(
-                    ErrorKind::InvalidValue,
-                    format!("environment variable {} is not valid UTF-8", var.name),
-                )
-                .key(super::rules::RELOAD)
-                .at(origin),
-            ),
+            Err(()) => out
+                .problems
+                .push(not_utf8(var, super::rules::RELOAD, origin)),
         }
         return;
     }
@@ -99,14 +103,7 @@ fn read_var(var: &EnvVar, rest: &str, out: &mut EnvEntries) {
                 out.rules = Some((rules, origin));
                 out.problems.extend(problems);
             }
-            Err(()) => out.problems.push(
-                Problem::new(
-                    ErrorKind::InvalidValue,
-                    format!("environment variable {} is not valid UTF-8", var.name),
-                )
-                .key(super::rules::NAME)
-                .at(origin),
-            ),
+            Err(()) => out.problems.push(not_utf8(var, super::rules::NAME, origin)),
         }
         return;
     }

@@ -460,7 +460,9 @@ async fn shutdown_within_the_grace_period_stores_what_it_cannot_send() {
             )),
     )
     .unwrap()
-    .with_shutdown_grace(Duration::from_secs(1));
+    // Two seconds: room to store on a machine whose cores are busy (one second failed 1 run
+    // in 20 while two builds ran beside the tests).
+    .with_shutdown_grace(Duration::from_secs(2));
     let addr = app(&telemetry).await;
     ingest.set_mode(Mode::Stall(Duration::from_secs(20)));
     send(addr, N).await;
@@ -469,7 +471,7 @@ async fn shutdown_within_the_grace_period_stores_what_it_cannot_send() {
         .await
         .unwrap();
     let took = started.elapsed();
-    assert!(took < Duration::from_secs(3), "shutdown took {took:?}");
+    assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
     assert_eq!(stats.dropped(), 0, "{stats:?}");
     assert_eq!(stats.stored, N as u64, "{stats:?}");
     assert_eq!(stats.in_flight, 0, "{stats:?}");

@@ -285,3 +285,65 @@ fn reload_interval_is_checked_and_shown() {
     );
     assert!(outcome.to_string().contains("off"), "{outcome}");
 }
+
+/// The actix-web middleware goes through the same rules (one `Shared::begin` for both).
+#[cfg(feature = "actix")]
+#[tokio::test(flavor = "multi_thread")]
+async fn rules_decide_actix_requests_too() {
+    let name = "rules_decide_actix_requests_too";
+    if is_child(name) {
+        let telemetry = opencensus_settings::init_from_settings().unwrap_or_else(|e| panic!("{e}"));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            actix_rt::System::new().block_on(async move {
+                let server = actix_web::HttpServer::new(|| {
+                    actix_web::App::new()
+                        .wrap(opencensus_settings::actix::OpencensusMiddleware::new())
+                        .route(
+                            "/api/checkout/pay",
+                            actix_web::web::get().to(|| async { "paid" }),
+                        )
+                        .route("/other", actix_web::web::get().to(|| async { "other" }))
+                })
+                .workers(1)
+                .disable_signals()
+                .bind(("127.0.0.1", 0))
+                .unwrap();
+                let addr = server.addrs()[0];
+                let server = server.run();
+                tx.send((addr, server.handle())).unwrap();
+                server.await.unwrap();
+            });
+        });
+        let (addr, handle) = rx.recv().unwrap();
+        assert_eq!(get_path(addr, "/api/checkout/pay", &[]).await, 200);
+        assert_eq!(get_path(addr, "/other", &[]).await, 200);
+        handle.stop(true).await;
+        thread.join().unwrap();
+        drop(telemetry);
+        return;
+    }
+    let ingest = Ingest::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("opencensus.toml");
+    std::fs::write(&file, RULES).unwrap();
+    let out = common::run_child_async(
+        name,
+        vec![
+            ("OPENCENSUS_SETTINGS".into(), file.display().to_string()),
+            (
+                "APPLICATIONINSIGHTS_CONNECTION_STRING".into(),
+                ingest.connection_string(),
+            ),
+        ],
+    )
+    .await;
+    assert_ok(&out);
+    let all = ingest
+        .wait_for("the checkout request", |e| !e.is_empty())
+        .await;
+    let reqs = requests(&all);
+    assert_eq!(reqs.len(), 1, "{all:#?}");
+    assert_eq!(reqs[0]["data"]["baseData"]["name"], "GET /api/checkout/pay");
+    assert_eq!(reqs[0]["sampleRate"], 100.0);
+}

@@ -41,6 +41,10 @@ pub struct Installed {
     /// The installed SDK provider (`None` when disabled).
     pub tracer_provider: Option<SdkTracerProvider>,
     /// What a reload may change (sampler, rules, exclusion lists): what requests read.
+    #[cfg_attr(
+        not(any(feature = "axum", feature = "actix", feature = "reqwest")),
+        allow(dead_code)
+    )]
     pub(crate) live: LiveCell,
 }
 

@@ -202,7 +202,11 @@ fn resolve_with(
             Ok((built, description)) => {
                 report.lines.push(ReportLine {
                     key: key.name().to_string(),
-                    value: crate::secret::redact_userinfo(&description).into_owned(),
+                    // Nested secrets too (a credential's `client_secret=`).
+                    value: crate::secret::redact_userinfo(
+                        &settings.registry().redact(&description),
+                    )
+                    .into_owned(),
                     origin: origin_text(settings, key, &setting.origin),
                 });
                 match built {

@@ -451,6 +451,29 @@ impl<'a> Args<'a> {
         Ok(Some(component.name.as_str()))
     }
 
+    /// A nested component of `kind` (`credential=ManagedIdentityCredential(client_id='...')`),
+    /// its arguments bound and checked, handed to `read` with its full name.
+    ///
+    /// # Errors
+    /// When the value is not such a call, or its arguments are not the component's.
+    pub(crate) fn nested<T>(
+        &self,
+        name: &str,
+        kind: ComponentKind,
+        read: impl FnOnce(&str, &Args<'_>) -> Result<T, ArgError>,
+    ) -> Result<Option<T>, ArgError> {
+        let Some(v) = self.get(name) else {
+            return Ok(None);
+        };
+        let call = as_call(v).ok_or_else(|| self.invalid(name, kind.article(), v))?;
+        let component = self
+            .registry
+            .lookup(&call.name.value, kind)
+            .map_err(|e| e.at(call.name.span.clone()))?;
+        let args = Args::bind(self.registry, component, &call, self.environment)?;
+        read(&component.name, &args).map(Some)
+    }
+
     /// A nested sampler (`root=TraceIdRatioBased(rate=0.5)` or a bare reference).
     ///
     /// # Errors
@@ -591,7 +614,7 @@ pub(crate) fn build_described(
         Factory::Sampler(f) => Built::Sampler(f(&args).map_err(|e| e.at(call.span.clone()))?),
         Factory::Exporter(f) => Built::Exporter(f(&args).map_err(|e| e.at(call.span.clone()))?),
         Factory::Propagator(f) => Built::Propagator(f(&args).map_err(|e| e.at(call.span.clone()))?),
-        Factory::Transport => Built::Transport,
+        Factory::Transport | Factory::Credential => Built::Transport,
         Factory::Unavailable { feature, .. } => {
             return Err(not_available(component, feature, call));
         }

@@ -33,6 +33,8 @@ pub enum ComponentKind {
     Propagator,
     /// A transport of the Print and File exporters (`transport=`).
     Transport,
+    /// A Microsoft Entra ID credential of `AzureExporter` (`credential=`).
+    Credential,
 }
 
 impl ComponentKind {
@@ -43,6 +45,7 @@ impl ComponentKind {
             ComponentKind::Exporter => "an exporter",
             ComponentKind::Propagator => "a propagator",
             ComponentKind::Transport => "a transport",
+            ComponentKind::Credential => "a credential",
         }
     }
 }
@@ -121,6 +124,8 @@ pub(crate) enum Factory {
     Exporter(Arc<ExporterFactory>),
     Propagator(Arc<PropagatorFactory>),
     Transport,
+    /// A credential: its arguments are read by the component that takes it.
+    Credential,
     /// Known, but not usable in this build: the feature it needs, and how to validate its
     /// arguments all the same (`check` reports a valid one as "valid; needs feature").
     #[cfg_attr(all(feature = "azure", feature = "otlp"), allow(dead_code))]
@@ -138,6 +143,7 @@ impl Factory {
             Factory::Exporter(_) => ComponentKind::Exporter,
             Factory::Propagator(_) => ComponentKind::Propagator,
             Factory::Transport => ComponentKind::Transport,
+            Factory::Credential => ComponentKind::Credential,
             Factory::Unavailable { kind, .. } => *kind,
         }
     }
@@ -463,6 +469,7 @@ fn kind_noun(kind: ComponentKind) -> &'static str {
         ComponentKind::Exporter => "exporter",
         ComponentKind::Propagator => "propagator",
         ComponentKind::Transport => "transport",
+        ComponentKind::Credential => "credential",
     }
 }
 

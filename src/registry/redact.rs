@@ -53,7 +53,12 @@ impl Registry {
                         .find([',', ')', '\n'])
                         .map_or(text.len(), |i| value_start + i),
                 };
-                if end > value_start {
+                // Already redacted (a description that shows `token='<redacted>'`): as it is.
+                let already = matches!(
+                    text.get(value_start..end),
+                    Some("'<redacted>'" | "\"<redacted>\"" | "<redacted>")
+                );
+                if end > value_start && !already {
                     out.push(value_start..end);
                 }
             }

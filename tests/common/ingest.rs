@@ -34,6 +34,9 @@ pub enum Mode {
     Drop,
     /// Wait this long before answering (then accept).
     Stall(Duration),
+    /// Microsoft Entra ID: 401 unless `Authorization: Bearer <token>` names one of these
+    /// tokens; then validate as `Accept`.
+    Bearer(Vec<String>),
 }
 
 #[derive(Debug, Default)]
@@ -44,6 +47,8 @@ struct State {
     calls: usize,
     gzip_calls: usize,
     paths: Vec<String>,
+    /// The `Authorization` headers of accepted calls (`Mode::Bearer`).
+    bearers: Vec<String>,
 }
 
 /// The running server.
@@ -126,6 +131,10 @@ impl Ingest {
         ids
     }
 
+    pub fn bearers(&self) -> Vec<String> {
+        self.state.lock().unwrap().bearers.clone()
+    }
+
     pub fn gzip_calls(&self) -> usize {
         self.state.lock().unwrap().gzip_calls
     }
@@ -160,6 +169,7 @@ impl Ingest {
             }
             let mut length = 0usize;
             let mut gzip = false;
+            let mut authorization = None;
             loop {
                 let mut line = String::new();
                 if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
@@ -175,6 +185,8 @@ impl Ingest {
                         length = v.parse().unwrap_or(0);
                     } else if k == "content-encoding" && v.eq_ignore_ascii_case("gzip") {
                         gzip = true;
+                    } else if k == "authorization" {
+                        authorization = Some(v.to_string());
                     }
                 }
             }
@@ -226,6 +238,27 @@ impl Ingest {
                     self.track(&path, gzip, &body, Some((indexes, code)))
                 }
                 Mode::Accept => self.track(&path, gzip, &body, None),
+                Mode::Bearer(tokens) => {
+                    let ok = authorization
+                        .as_deref()
+                        .and_then(|a| a.strip_prefix("Bearer "))
+                        .is_some_and(|t| tokens.iter().any(|want| want == t));
+                    if ok {
+                        self.state
+                            .lock()
+                            .unwrap()
+                            .bearers
+                            .push(authorization.clone().unwrap_or_default());
+                        self.track(&path, gzip, &body, None)
+                    } else {
+                        self.state.lock().unwrap().calls += 1;
+                        (
+                            401,
+                            String::new(),
+                            json!({"itemsReceived": 0, "itemsAccepted": 0, "errors": [{"index": 0, "statusCode": 401, "message": "Unauthorized"}]}),
+                        )
+                    }
+                }
             };
             let body = body.to_string();
             let response = format!(

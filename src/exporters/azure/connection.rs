@@ -12,6 +12,10 @@ pub(crate) struct ConnectionString {
     pub(crate) instrumentation_key: Secret,
     /// Scheme and authority (and path, if any), no trailing slash.
     pub(crate) ingestion_endpoint: String,
+    /// `Authorization=AAD`: the resource takes Microsoft Entra ID tokens only.
+    pub(crate) aad: bool,
+    /// `AADAudience=`: the token audience (default `https://monitor.azure.com`).
+    pub(crate) aad_audience: Option<String>,
 }
 
 impl std::fmt::Debug for ConnectionString {
@@ -19,26 +23,26 @@ impl std::fmt::Debug for ConnectionString {
         f.debug_struct("ConnectionString")
             .field("instrumentation_key", &self.instrumentation_key)
             .field("ingestion_endpoint", &self.ingestion_endpoint)
+            .field("aad", &self.aad)
+            .field("aad_audience", &self.aad_audience)
             .finish()
     }
 }
 
-/// Why a connection string was refused: the message (never containing the key) and whether
-/// the problem is an unsupported feature rather than a malformed value.
+/// Why a connection string was refused (the message never contains the key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ConnectionError {
     pub(crate) message: String,
-    pub(crate) unsupported: bool,
 }
 
 fn err(message: impl Into<String>) -> ConnectionError {
     ConnectionError {
         message: message.into(),
-        unsupported: false,
     }
 }
 
-const KNOWN: [&str; 8] = [
+const KNOWN: [&str; 9] = [
+    "AADAudience",
     "InstrumentationKey",
     "IngestionEndpoint",
     "EndpointSuffix",
@@ -80,12 +84,15 @@ fn endpoint(value: &str, what: &str) -> Result<String, ConnectionError> {
 }
 
 /// Parses a connection string. A trailing `;`, values containing `=`, upper-case GUIDs and a
-/// trailing `/` on the endpoint are accepted; `Authorization=AAD` is refused as unsupported.
+/// trailing `/` on the endpoint are accepted. `Authorization=AAD` marks a resource that takes
+/// Entra ID tokens (a credential must then be given); `AADAudience=` is the token audience.
 pub(crate) fn parse(s: &str) -> Result<ConnectionString, ConnectionError> {
     let mut key: Option<String> = None;
     let mut ingestion: Option<String> = None;
     let mut suffix: Option<String> = None;
     let mut location: Option<String> = None;
+    let mut aad = false;
+    let mut aad_audience: Option<String> = None;
     let mut seen: Vec<String> = Vec::new();
     for (i, segment) in s.split(';').enumerate() {
         if segment.trim().is_empty() {
@@ -135,16 +142,16 @@ pub(crate) fn parse(s: &str) -> Result<ConnectionString, ConnectionError> {
             "Location" => location = Some(v.trim_matches('.').to_string()),
             "Authorization" => {
                 if v.eq_ignore_ascii_case("aad") {
-                    return Err(ConnectionError {
-                        message: "Authorization=AAD (Microsoft Entra ID) is not supported yet; use a connection string with an instrumentation key".to_string(),
-                        unsupported: true,
-                    });
-                }
-                if !v.eq_ignore_ascii_case("ikey") {
+                    aad = true;
+                } else if !v.eq_ignore_ascii_case("ikey") {
                     return Err(err(format!(
-                        "Authorization `{v}` is unknown; accepted: ikey"
+                        "Authorization `{v}` is unknown; accepted: AAD, ikey"
                     )));
                 }
+            }
+            "AADAudience" => {
+                let audience = endpoint(v, "AADAudience")?;
+                aad_audience = Some(audience);
             }
             _ => {}
         }
@@ -163,6 +170,8 @@ pub(crate) fn parse(s: &str) -> Result<ConnectionString, ConnectionError> {
     Ok(ConnectionString {
         instrumentation_key: Secret::new(instrumentation_key),
         ingestion_endpoint,
+        aad,
+        aad_audience,
     })
 }
 
@@ -237,8 +246,12 @@ mod tests {
                 "not a valid URL",
             ),
             (
-                format!("InstrumentationKey={KEY};Authorization=AAD"),
-                "not supported yet",
+                format!("InstrumentationKey={KEY};Authorization=Bearer"),
+                "accepted: AAD, ikey",
+            ),
+            (
+                format!("InstrumentationKey={KEY};AADAudience=monitor"),
+                "AADAudience must start with https://",
             ),
             (
                 format!("InstrumentationKey={KEY};InstrumentationKey={KEY}"),
@@ -254,11 +267,16 @@ mod tests {
             assert!(e.message.contains(needle), "{cs}: {}", e.message);
             assert!(!e.message.contains("11111111"), "{}", e.message);
         }
-        assert!(
-            parse(&format!("InstrumentationKey={KEY};Authorization=aad"))
-                .unwrap_err()
-                .unsupported
+        let aad = parse(&format!(
+            "InstrumentationKey={KEY};Authorization=aad;AADAudience=https://monitor.azure.us/"
+        ))
+        .unwrap();
+        assert!(aad.aad);
+        assert_eq!(
+            aad.aad_audience.as_deref(),
+            Some("https://monitor.azure.us")
         );
+        assert!(!parse(&format!("InstrumentationKey={KEY}")).unwrap().aad);
         assert!(
             !format!("{:?}", parse(&format!("InstrumentationKey={KEY}")).unwrap()).contains("1111")
         );

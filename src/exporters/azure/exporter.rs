@@ -167,6 +167,37 @@ pub(crate) fn storage_dir(config: &AzureConfig) -> std::path::PathBuf {
     }
 }
 
+/// The bearer tokens of the configured credential (feature `entra`).
+#[cfg(feature = "entra")]
+fn token_source(
+    config: &AzureConfig,
+) -> Result<Option<Arc<dyn super::delivery::TokenSource>>, BoxError> {
+    match &config.credential {
+        Some((credential, _)) => Ok(Some(Arc::new(super::entra::EntraToken::new(
+            credential,
+            &config.scope,
+            config.timeout,
+        )?))),
+        None => Ok(None),
+    }
+}
+
+/// Without the `entra` feature a credential cannot be used: said at install (`check` says it
+/// is valid and needs the feature).
+#[cfg(not(feature = "entra"))]
+fn token_source(
+    config: &AzureConfig,
+) -> Result<Option<Arc<dyn super::delivery::TokenSource>>, BoxError> {
+    match &config.credential {
+        Some((credential, origin)) => Err(format!(
+            "{} (from {origin}) needs Microsoft Entra ID: build opencensus-settings with the `entra` feature",
+            credential.describe()
+        )
+        .into()),
+        None => Ok(None),
+    }
+}
+
 /// Builds the exporter and its export thread (install time: never in `check`).
 pub(crate) fn build(
     config: AzureConfig,
@@ -203,12 +234,14 @@ pub(crate) fn build(
         None
     };
     let counters = cx.export_counters();
-    let delivery = Delivery::new(
+    let auth = token_source(&config)?;
+    let delivery = Delivery::with_auth(
         delivery::Http(reqwest_client(&config)?),
         &endpoint,
         storage,
         counters.clone(),
         config.compress,
+        auth,
     );
     // sampleRate is rate x 100; an unknown rate or rate 0 counts each item once (100).
     let rate = cx.sample_rate().filter(|r| *r > 0.0).unwrap_or(1.0);

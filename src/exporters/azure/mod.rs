@@ -18,8 +18,11 @@
 //! | sampler rate x 100 | `sampleRate` |
 
 mod connection;
+pub(crate) mod credential;
 #[cfg(feature = "azure")]
 mod delivery;
+#[cfg(feature = "entra")]
+mod entra;
 #[cfg(feature = "azure")]
 mod envelope;
 #[cfg(feature = "azure")]
@@ -45,6 +48,9 @@ pub(crate) const MAX_TIMEOUT: f64 = 3_600.0;
 
 pub(crate) const NAME: &str = "opencensus.ext.azure.trace_exporter.AzureExporter";
 
+/// The variable Azure Functions and App Service set for Entra ID (`Authorization=AAD[;ClientId=...]`).
+pub(crate) const AUTHENTICATION_STRING: &str = "APPLICATIONINSIGHTS_AUTHENTICATION_STRING";
+
 /// The validated keywords of `AzureExporter(...)`.
 #[derive(Clone)]
 #[cfg_attr(not(feature = "azure"), allow(dead_code))]
@@ -60,6 +66,10 @@ pub(crate) struct AzureConfig {
     pub(crate) storage_max_size: u64,
     pub(crate) storage_retention_period: Duration,
     pub(crate) proxies: Vec<(String, Secret)>,
+    /// The Entra ID credential (and where it was given), when tokens are sent.
+    pub(crate) credential: Option<(credential::Credential, String)>,
+    /// The token scope (`AADAudience=` + `/.default`, or Microsoft's default).
+    pub(crate) scope: String,
     /// Bodies go out gzip (`compression='gzip'`, the default unless the endpoint is loopback).
     pub(crate) compress: bool,
 }
@@ -77,12 +87,15 @@ impl std::fmt::Debug for AzureConfig {
             .field("storage_max_size", &self.storage_max_size)
             .field("storage_retention_period", &self.storage_retention_period)
             .field("proxies", &self.proxies)
+            .field("credential", &self.credential)
+            .field("scope", &self.scope)
             .field("compress", &self.compress)
             .finish()
     }
 }
 
-const PARAMS: [&str; 13] = [
+const PARAMS: [&str; 14] = [
+    "credential",
     "connection_string",
     "instrumentation_key",
     "service_name",
@@ -99,11 +112,7 @@ const PARAMS: [&str; 13] = [
 ];
 
 fn connection_error(e: connection::ConnectionError) -> ArgError {
-    if e.unsupported {
-        ArgError::not_available(e.message)
-    } else {
-        ArgError::invalid(format!("invalid connection string: {}", e.message))
-    }
+    ArgError::invalid(format!("invalid connection string: {}", e.message))
 }
 
 /// Picks the connection string: `connection_string=`, else `instrumentation_key=`, else
@@ -146,6 +155,8 @@ fn connection(args: &Args<'_>) -> Result<(ConnectionString, String), ArgError> {
             ConnectionString {
                 instrumentation_key: Secret::new(ikey.trim()),
                 ingestion_endpoint: connection::DEFAULT_ENDPOINT.to_string(),
+                aad: false,
+                aad_audience: None,
             },
             "instrumentation_key= of EXPORTER".to_string(),
         ));
@@ -167,6 +178,8 @@ fn connection(args: &Args<'_>) -> Result<(ConnectionString, String), ArgError> {
             ConnectionString {
                 instrumentation_key: Secret::new(key.value.expose().trim()),
                 ingestion_endpoint: connection::DEFAULT_ENDPOINT.to_string(),
+                aad: false,
+                aad_audience: None,
             },
             key.origin.to_string(),
         ));
@@ -193,6 +206,35 @@ fn configure(args: &Args<'_>) -> Result<AzureConfig, ArgError> {
         .with_help("remove transport=, or write transport=opencensus.common.transports.async_.AsyncTransport"));
     }
     let (connection, connection_origin) = connection(args)?;
+    let credential = match credential::from_args(args)? {
+        Some(c) => Some((c, "credential= of EXPORTER".to_string())),
+        None => match args
+            .environment()
+            .and_then(|e| e.var(AUTHENTICATION_STRING))
+        {
+            Some(v) => Some((
+                credential::from_authentication_string(v).map_err(|m| {
+                    ArgError::invalid(format!("{AUTHENTICATION_STRING} is not valid: {m}"))
+                        .from_origin(crate::origin::Origin::env(AUTHENTICATION_STRING))
+                })?,
+                crate::origin::Origin::env(AUTHENTICATION_STRING).to_string(),
+            )),
+            None => None,
+        },
+    };
+    if connection.aad && credential.is_none() {
+        return Err(ArgError::new(
+            ErrorKind::InvalidArgument,
+            "the connection string says Authorization=AAD, but no Microsoft Entra ID credential is given",
+        )
+        .at(args.call_span())
+        .with_help("give credential=ManagedIdentityCredential() (or WorkloadIdentityCredential(), ClientSecretCredential(tenant_id=, client_id=, client_secret=), AzureCliCredential()) in the spec")
+        .with_help(format!("or set {AUTHENTICATION_STRING}=Authorization=AAD[;ClientId=<GUID>] (a managed identity)")));
+    }
+    let scope = match &connection.aad_audience {
+        Some(audience) => format!("{audience}/.default"),
+        None => credential::DEFAULT_SCOPE.to_string(),
+    };
     let service_name = match args.str("service_name")? {
         Some(s) if s.trim().is_empty() => {
             let v = args.get("service_name").map(|v| (*v).clone());
@@ -273,6 +315,8 @@ fn configure(args: &Args<'_>) -> Result<AzureConfig, ArgError> {
         .gzip("compression")?
         .unwrap_or_else(|| !crate::hostport::is_loopback_url(&connection.ingestion_endpoint));
     Ok(AzureConfig {
+        credential,
+        scope,
         compress,
         connection,
         connection_origin,
@@ -313,6 +357,7 @@ fn params() -> Vec<Param> {
 /// Without the `azure` feature: known, its arguments validated for `check`, not installable.
 #[cfg(not(feature = "azure"))]
 pub(crate) fn register(r: &mut Registry) {
+    credential::register(r);
     r.add_builtin_params(
         NAME,
         params(),
@@ -326,6 +371,7 @@ pub(crate) fn register(r: &mut Registry) {
 
 #[cfg(feature = "azure")]
 pub(crate) fn register(r: &mut Registry) {
+    credential::register(r);
     r.add_builtin_params(
         NAME,
         params(),
@@ -350,6 +396,18 @@ pub(crate) fn register(r: &mut Registry) {
                     "default (loopback endpoint)"
                 },
             );
+            if let Some((credential, origin)) = &config.credential {
+                component = component
+                    .with_detail("credential", credential.describe(), origin.clone())
+                    .with_detail("token scope", config.scope.clone(), config.connection_origin.clone());
+                if !cfg!(feature = "entra") {
+                    component = component.with_detail(
+                        "availability",
+                        "valid; needs feature `entra` to run",
+                        "this build of opencensus-settings",
+                    );
+                }
+            }
             match &config.service_name {
                 Some(name) => {
                     component = component.with_detail("ai.cloud.role", name.clone(), "service_name= of EXPORTER");

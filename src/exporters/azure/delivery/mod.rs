@@ -36,7 +36,7 @@ use super::storage::Storage;
 use crate::diag::{self, Kind};
 use crate::stats::ExportCounters;
 use answer::{Class, ItemClass};
-pub(crate) use transport::{Answer, Http, Transport};
+pub(crate) use transport::{Answer, Http, TokenSource, Transport};
 
 const MIN_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -52,6 +52,37 @@ const MAX_WAITING: usize = 2 * MAX_IN_FLIGHT;
 const SLOW_SEND: Duration = Duration::from_millis(250);
 /// Redirects followed for one call at most.
 const MAX_REDIRECTS: usize = 5;
+
+/// The host of a URL (lower case, no port, no userinfo).
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    crate::hostport::split_host(authority).0
+}
+
+/// Azure Monitor's own hosts, as Microsoft's exporters list them: a redirect between two of
+/// them may carry the token.
+const AZURE_MONITOR_SUFFIXES: [&str; 8] = [
+    ".livediagnostics.monitor.azure.com",
+    ".monitor.azure.com",
+    ".services.visualstudio.com",
+    ".applicationinsights.azure.com",
+    ".monitor.azure.us",
+    ".applicationinsights.azure.us",
+    ".monitor.azure.cn",
+    ".applicationinsights.azure.cn",
+];
+
+/// Whether a redirect from `from` to `to` may carry the bearer token: the same host, or both
+/// under Azure Monitor's suffixes.
+fn redirect_keeps_token(from: &str, to: &str) -> bool {
+    let azure = |h: &str| {
+        let h = h.to_ascii_lowercase();
+        AZURE_MONITOR_SUFFIXES.iter().any(|s| h.ends_with(s))
+    };
+    from.eq_ignore_ascii_case(to) || (azure(from) && azure(to))
+}
 
 /// The service's reason, quoted for a diagnostic (`: "..."`), or nothing.
 fn said(body: &[u8]) -> String {
@@ -101,6 +132,8 @@ pub(crate) struct Delivery<T: Transport = Http> {
     redirected: AtomicBool,
     /// How long the last answered track call took, in microseconds.
     last_send_micros: AtomicU64,
+    /// Bearer tokens (Microsoft Entra ID), when the resource takes them.
+    auth: Option<Arc<dyn TokenSource>>,
 }
 
 impl<T: Transport> std::fmt::Debug for Delivery<T> {
@@ -169,7 +202,24 @@ impl<T: Transport> Delivery<T> {
             shutdown,
             redirected: AtomicBool::new(false),
             last_send_micros: AtomicU64::new(0),
+            auth: None,
         })
+    }
+
+    /// The same, sending bearer tokens from `auth` with every track call.
+    pub(crate) fn with_auth(
+        transport: T,
+        endpoint: &str,
+        storage: Option<Storage>,
+        counters: Arc<ExportCounters>,
+        compress: bool,
+        auth: Option<Arc<dyn TokenSource>>,
+    ) -> Arc<Self> {
+        let mut d = Self::new(transport, endpoint, storage, counters, compress);
+        if let Some(me) = Arc::get_mut(&mut d) {
+            me.auth = auth;
+        }
+        d
     }
 
     /// From now on, sends stop at `deadline` (those in flight too) and what is left is stored.
@@ -330,11 +380,29 @@ impl<T: Transport> Delivery<T> {
     async fn attempt(&self, body: Bytes, count: u64) -> Attempt {
         let c = &self.counters;
         let mut url = lock(&self.track_url).clone();
-        for hop in 0..=MAX_REDIRECTS {
+        // Entra ID: a token before the call (fetched on this, the export thread's, runtime;
+        // never on a request's path). None to be had is an outage: the batch is kept.
+        let mut bearer = match &self.auth {
+            Some(auth) => match auth.token(false).await {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    self.failed(
+                        Kind::Refused,
+                        format!("no Microsoft Entra ID token from {}: {e}", auth.name()),
+                    );
+                    return Attempt::Outage { body, after: None };
+                }
+            },
+            None => None,
+        };
+        let mut refreshed = false;
+        let configured_host = host_of(&url).to_string();
+        let mut hop = 0;
+        while hop <= MAX_REDIRECTS {
             let sent = Instant::now();
             let answer = tokio::select! {
                 biased;
-                r = self.transport.post(&url, body.clone()) => r,
+                r = self.transport.post(&url, body.clone(), bearer.as_ref()) => r,
                 // Shutdown bounds sends in flight too: what is not acknowledged is stored.
                 () = self.until_deadline() => return Attempt::Outage { body, after: None },
             };
@@ -363,8 +431,14 @@ impl<T: Transport> Delivery<T> {
                         let l = l.to_ascii_lowercase();
                         l.starts_with("https://") || l.starts_with("http://")
                     });
+                    // With a token, a redirect is followed only within Azure Monitor's own
+                    // hosts: a `Location` must not get the token sent to anyone else.
+                    let next = next.filter(|n| {
+                        bearer.is_none() || redirect_keeps_token(&configured_host, host_of(n))
+                    });
                     match next {
                         Some(next) if hop < MAX_REDIRECTS => {
+                            hop += 1;
                             if !self.redirected.swap(true, Ordering::Relaxed) {
                                 diag::warn(format_args!(
                                     "Application Insights redirected the track call ({}); the new endpoint is kept for this process",
@@ -381,6 +455,27 @@ impl<T: Transport> Delivery<T> {
                                 format!(
                                     "Application Insights answered {} without a usable Location (or after {MAX_REDIRECTS} redirects)",
                                     answer.status
+                                ),
+                            );
+                            return Attempt::Outage { body, after };
+                        }
+                    }
+                }
+                Class::AuthOutage if !refreshed && let Some(auth) = &self.auth => {
+                    // The token no longer holds (rotated, revoked): one fresh token, one resend.
+                    refreshed = true;
+                    match auth.token(true).await {
+                        Ok(t) => {
+                            bearer = Some(t);
+                            continue;
+                        }
+                        Err(e) => {
+                            self.failed(
+                                Kind::Refused,
+                                format!(
+                                    "Application Insights refused the Entra ID token ({}) and no new one came from {}: {e}",
+                                    answer.status,
+                                    auth.name()
                                 ),
                             );
                             return Attempt::Outage { body, after };

@@ -55,6 +55,8 @@ struct Call {
     url: String,
     at: Instant,
     items: usize,
+    /// The bearer token sent, if any.
+    bearer: Option<String>,
 }
 
 #[derive(Default)]
@@ -68,11 +70,17 @@ struct Script {
 struct Fake(Arc<Script>);
 
 impl Transport for Fake {
-    async fn post(&self, url: &str, body: Bytes) -> Result<Answer, String> {
+    async fn post(
+        &self,
+        url: &str,
+        body: Bytes,
+        bearer: Option<&crate::secret::Secret>,
+    ) -> Result<Answer, String> {
         self.0.calls.lock().unwrap().push(Call {
             url: url.to_string(),
             at: Instant::now(),
             items: items(&body).map_or(0, |v| v.len()),
+            bearer: bearer.map(|b| b.expose().to_string()),
         });
         let step = self.0.steps.lock().unwrap().pop_front();
         match step {
@@ -350,6 +358,105 @@ async fn redirects_are_followed_and_the_endpoint_kept() {
     c.delivery.deliver(batch(2), 2).await;
     assert_eq!(c.calls().len(), 6);
     assert_eq!(c.stats().stored, 2);
+}
+
+/// Tokens `t1`, `t2`, ... (one per fetch); `fail` fetches fail first.
+struct Tokens {
+    fetched: Mutex<u32>,
+    fail: Mutex<u32>,
+}
+
+impl super::TokenSource for Tokens {
+    fn token(
+        &self,
+        _refresh: bool,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<crate::secret::Secret, String>> + Send + '_>,
+    > {
+        Box::pin(async move {
+            let mut fail = self.fail.lock().unwrap();
+            if *fail > 0 {
+                *fail -= 1;
+                return Err("token endpoint down".to_string());
+            }
+            let mut n = self.fetched.lock().unwrap();
+            *n += 1;
+            Ok(crate::secret::Secret::new(format!("t{n}")))
+        })
+    }
+
+    fn name(&self) -> &str {
+        "TestCredential"
+    }
+}
+
+fn entra_case(steps: Vec<Step>, fail: u32) -> Case {
+    let mut c = case(steps, true);
+    let storage = Storage::open(
+        &c._dir.as_ref().unwrap().path().join("entra"),
+        50 << 20,
+        Duration::from_secs(3600),
+    )
+    .unwrap();
+    c.delivery = Delivery::with_auth(
+        c.fake.clone(),
+        "https://westeurope-5.in.applicationinsights.azure.com",
+        Some(storage),
+        c.counters.clone(),
+        false,
+        Some(Arc::new(Tokens {
+            fetched: Mutex::new(0),
+            fail: Mutex::new(fail),
+        })),
+    );
+    c
+}
+
+#[tokio::test(start_paused = true)]
+async fn entra_tokens_are_sent_refreshed_on_401_and_kept_from_foreign_hosts() {
+    // Every call carries the bearer; a 401 gets one fresh token and one resend.
+    let c = entra_case(vec![status(401)], 0);
+    c.delivery.deliver(batch(2), 2).await;
+    let bearers: Vec<Option<String>> = c.calls().into_iter().map(|c| c.bearer).collect();
+    assert_eq!(bearers, [Some("t1".into()), Some("t2".into())]);
+    assert_eq!(c.stats().delivered, 2);
+
+    // Refused again after the fresh token: an outage, stored (nothing lost), one refresh only.
+    let c = entra_case(vec![status(403), status(403)], 0);
+    c.delivery.deliver(batch(1), 1).await;
+    assert_eq!(c.calls().len(), 2);
+    assert_eq!(c.stats().stored, 1);
+
+    // No token to be had: no call at all, the batch stored.
+    let c = entra_case(Vec::new(), 1);
+    c.delivery.deliver(batch(3), 3).await;
+    assert!(c.calls().is_empty());
+    assert_eq!(c.stats().stored, 3);
+
+    // A redirect within Azure Monitor keeps the token; one to another host is not followed.
+    let redirect = |to: &str| {
+        Step::Answer(Answer {
+            status: 308,
+            location: Some(to.to_string()),
+            ..Answer::default()
+        })
+    };
+    let c = entra_case(
+        vec![redirect(
+            "https://eastus-8.in.applicationinsights.azure.com/v2/track",
+        )],
+        0,
+    );
+    c.delivery.deliver(batch(1), 1).await;
+    assert_eq!(c.calls().len(), 2);
+    assert_eq!(c.stats().delivered, 1);
+    let c = entra_case(
+        vec![redirect("https://collector.attacker.example/v2/track")],
+        0,
+    );
+    c.delivery.deliver(batch(1), 1).await;
+    assert_eq!(c.calls().len(), 1, "the token never goes to a foreign host");
+    assert_eq!(c.stats().stored, 1);
 }
 
 #[tokio::test(start_paused = true)]

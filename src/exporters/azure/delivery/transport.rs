@@ -7,6 +7,7 @@ use std::future::Future;
 use bytes::Bytes;
 
 use super::is_gzip;
+use crate::secret::Secret;
 
 /// What one track call got back.
 #[derive(Debug, Clone, Default)]
@@ -17,10 +18,27 @@ pub(crate) struct Answer {
     pub(crate) body: Bytes,
 }
 
-/// Posts one body to one URL.
+/// Posts one body to one URL, with a bearer token when Entra ID is in use.
 pub(crate) trait Transport: Send + Sync + 'static {
     /// `Err` is a connection error or a timeout, with its description (never a secret).
-    fn post(&self, url: &str, body: Bytes) -> impl Future<Output = Result<Answer, String>> + Send;
+    fn post(
+        &self,
+        url: &str,
+        body: Bytes,
+        bearer: Option<&Secret>,
+    ) -> impl Future<Output = Result<Answer, String>> + Send;
+}
+
+/// Where bearer tokens come from (Microsoft Entra ID): cached, refreshed before they expire,
+/// and fetched again at once when `refresh` (a 401/403 said the token no longer holds).
+pub(crate) trait TokenSource: Send + Sync + 'static {
+    /// A token; `Err` says why none could be had (never a secret).
+    fn token(
+        &self,
+        refresh: bool,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Secret, String>> + Send + '_>>;
+    /// The credential, as messages name it (`ManagedIdentityCredential (system-assigned)`).
+    fn name(&self) -> &str;
 }
 
 /// The real transport: reqwest (rustls, explicit proxies only, a per-request timeout).
@@ -29,11 +47,23 @@ pub(crate) trait Transport: Send + Sync + 'static {
 pub(crate) struct Http(pub(crate) reqwest::Client);
 
 impl Transport for Http {
-    async fn post(&self, url: &str, body: Bytes) -> Result<Answer, String> {
+    async fn post(
+        &self,
+        url: &str,
+        body: Bytes,
+        bearer: Option<&Secret>,
+    ) -> Result<Answer, String> {
         let mut request = self
             .0
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json");
+        if let Some(token) = bearer {
+            let mut value =
+                reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+                    .map_err(|_| "the Entra ID token is not a valid header value".to_string())?;
+            value.set_sensitive(true);
+            request = request.header(reqwest::header::AUTHORIZATION, value);
+        }
         if is_gzip(&body) {
             request = request.header(reqwest::header::CONTENT_ENCODING, "gzip");
         }

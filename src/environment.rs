@@ -22,6 +22,13 @@ pub struct Environment {
     pub(crate) vars: Arc<Vec<EnvVar>>,
     pub(crate) connection_string: Option<Setting<Secret>>,
     pub(crate) instrumentation_key: Option<Setting<Secret>>,
+    /// A Microsoft Entra ID credential given in code (`Settings::with_azure_credential`), and
+    /// where.
+    #[cfg(feature = "entra")]
+    pub(crate) azure_credential: Option<(
+        Arc<dyn azure_core::credentials::TokenCredential>,
+        crate::origin::Origin,
+    )>,
 }
 
 impl fmt::Debug for Environment {

@@ -105,6 +105,10 @@ pub use stats::{ExportCounters, ExportStats, spans_after_shutdown};
 pub use opentelemetry;
 /// The OpenTelemetry SDK crate this library is built on.
 pub use opentelemetry_sdk;
+/// The Azure SDK for Rust's core and identity crates (feature `entra`), for
+/// `Settings::with_azure_credential`.
+#[cfg(feature = "entra")]
+pub use {azure_core, azure_identity};
 
 /// The README's examples, compiled as doc tests.
 #[cfg(doctest)]

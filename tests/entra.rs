@@ -363,3 +363,64 @@ fn aad_without_a_credential_is_a_settings_error_naming_every_way() {
     let err = outcome.error.unwrap().to_string();
     assert!(err.contains("client_id"), "did you mean: {err}");
 }
+
+/// A credential of the app's own, given in code.
+#[derive(Debug)]
+struct Fixed;
+
+#[async_trait::async_trait]
+impl opencensus_settings::azure_core::credentials::TokenCredential for Fixed {
+    async fn get_token(
+        &self,
+        scopes: &[&str],
+        _options: Option<opencensus_settings::azure_core::credentials::TokenRequestOptions<'_>>,
+    ) -> opencensus_settings::azure_core::Result<
+        opencensus_settings::azure_core::credentials::AccessToken,
+    > {
+        assert_eq!(scopes, ["https://monitor.azure.com//.default"]);
+        Ok(
+            opencensus_settings::azure_core::credentials::AccessToken::new(
+                "code-token",
+                opencensus_settings::azure_core::time::OffsetDateTime::now_utc()
+                    + opencensus_settings::azure_core::time::Duration::hours(1),
+            ),
+        )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_credential_given_in_code_is_used() {
+    use opencensus_settings::opentelemetry::trace::{Tracer as _, TracerProvider as _};
+    let ingest = Ingest::start().await;
+    ingest.set_mode(Mode::Bearer(vec!["code-token".into()]));
+    let settings = opencensus_settings::Settings::default()
+        .with_sampler("AlwaysOnSampler()")
+        .with_exporter(format!(
+            "AzureExporter(connection_string='{}', export_interval=3600, enable_local_storage=False)",
+            aad_connection(&ingest, "")
+        ))
+        .with_azure_credential(Arc::new(Fixed));
+    let telemetry = opencensus_settings::build(settings).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        telemetry
+            .report()
+            .to_string()
+            .contains("a TokenCredential given in code"),
+        "{}",
+        telemetry.report()
+    );
+    telemetry
+        .tracer_provider()
+        .unwrap()
+        .tracer("t")
+        .in_span("work", |_| {});
+    let telemetry = tokio::task::spawn_blocking(move || {
+        telemetry.force_flush().unwrap();
+        telemetry
+    })
+    .await
+    .unwrap();
+    ingest.wait_for("the span", |e| !e.is_empty()).await;
+    assert_eq!(ingest.bearers(), ["Bearer code-token"]);
+    drop(telemetry);
+}

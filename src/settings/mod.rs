@@ -275,6 +275,19 @@ impl Settings {
         self.environment.var(name)
     }
 
+    /// Uses this Microsoft Entra ID credential for `AzureExporter` (feature `entra`): any
+    /// credential of the Azure SDK for Rust, or your own `TokenCredential`. `credential=` in the
+    /// spec, when given, wins.
+    #[cfg(feature = "entra")]
+    #[track_caller]
+    pub fn with_azure_credential(
+        mut self,
+        credential: Arc<dyn azure_core::credentials::TokenCredential>,
+    ) -> Self {
+        self.environment.azure_credential = Some((credential, Origin::caller()));
+        self
+    }
+
     /// Sets `SAMPLER` in code.
     #[track_caller]
     pub fn with_sampler(mut self, spec: impl Into<String>) -> Self {

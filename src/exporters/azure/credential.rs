@@ -32,6 +32,8 @@ pub(crate) enum Credential {
     },
     /// The signed-in Azure CLI (development).
     AzureCli,
+    /// Given in code (`Settings::with_azure_credential`).
+    Code,
 }
 
 impl std::fmt::Debug for Credential {
@@ -62,6 +64,7 @@ impl Credential {
                 "ClientSecretCredential (tenant {tenant_id}, client id {client_id}, secret redacted)"
             ),
             Credential::AzureCli => "AzureCliCredential".to_string(),
+            Credential::Code => "a TokenCredential given in code".to_string(),
         }
     }
 }

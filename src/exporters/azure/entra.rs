@@ -36,6 +36,7 @@ impl EntraToken {
         credential: &Credential,
         scope: &str,
         timeout: std::time::Duration,
+        environment: &crate::environment::Environment,
     ) -> Result<Self, BoxError> {
         // Delivery retries with its own backoff (and stores meanwhile): no retries in here.
         let client_options = azure_core::http::ClientOptions {
@@ -68,6 +69,10 @@ impl EntraToken {
                 }),
             )?,
             Credential::AzureCli => azure_identity::AzureCliCredential::new(None)?,
+            Credential::Code => match &environment.azure_credential {
+                Some((c, _)) => c.clone(),
+                None => return Err("the credential given in code is gone".into()),
+            },
         };
         Ok(EntraToken {
             credential: built,

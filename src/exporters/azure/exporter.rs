@@ -171,12 +171,14 @@ pub(crate) fn storage_dir(config: &AzureConfig) -> std::path::PathBuf {
 #[cfg(feature = "entra")]
 fn token_source(
     config: &AzureConfig,
+    cx: &BuildContext<'_>,
 ) -> Result<Option<Arc<dyn super::delivery::TokenSource>>, BoxError> {
     match &config.credential {
         Some((credential, _)) => Ok(Some(Arc::new(super::entra::EntraToken::new(
             credential,
             &config.scope,
             config.timeout,
+            cx.environment(),
         )?))),
         None => Ok(None),
     }
@@ -187,6 +189,7 @@ fn token_source(
 #[cfg(not(feature = "entra"))]
 fn token_source(
     config: &AzureConfig,
+    _cx: &BuildContext<'_>,
 ) -> Result<Option<Arc<dyn super::delivery::TokenSource>>, BoxError> {
     match &config.credential {
         Some((credential, origin)) => Err(format!(
@@ -234,7 +237,7 @@ pub(crate) fn build(
         None
     };
     let counters = cx.export_counters();
-    let auth = token_source(&config)?;
+    let auth = token_source(&config, cx)?;
     let delivery = Delivery::with_auth(
         delivery::Http(reqwest_client(&config)?),
         &endpoint,

@@ -194,6 +194,18 @@ fn connection(args: &Args<'_>) -> Result<(ConnectionString, String), ArgError> {
     .with_help("(or the legacy instrumentation_key= keyword / APPINSIGHTS_INSTRUMENTATIONKEY variable)"))
 }
 
+/// A credential given in code (`Settings::with_azure_credential`), with where it was given.
+#[cfg(feature = "entra")]
+fn code_credential(args: &Args<'_>) -> Option<(credential::Credential, String)> {
+    let (_, origin) = args.environment()?.azure_credential.as_ref()?;
+    Some((credential::Credential::Code, origin.to_string()))
+}
+
+#[cfg(not(feature = "entra"))]
+fn code_credential(_args: &Args<'_>) -> Option<(credential::Credential, String)> {
+    None
+}
+
 fn configure(args: &Args<'_>) -> Result<AzureConfig, ArgError> {
     if let Some(transport) = args.reference("transport", ComponentKind::Transport)?
         && transport == crate::exporters::SYNC_TRANSPORT
@@ -219,7 +231,7 @@ fn configure(args: &Args<'_>) -> Result<AzureConfig, ArgError> {
                 })?,
                 crate::origin::Origin::env(AUTHENTICATION_STRING).to_string(),
             )),
-            None => None,
+            None => code_credential(args),
         },
     };
     if connection.aad && credential.is_none() {

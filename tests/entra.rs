@@ -162,6 +162,21 @@ async fn run(name: &str, tokens: SocketAddr, env: &[(&str, String)]) -> String {
     stdout
 }
 
+/// An `Authorization=AAD` connection string and the authentication string Functions and App
+/// Service set for a system-assigned identity.
+fn system_assigned(ingest: &Ingest) -> [(&'static str, String); 2] {
+    [
+        (
+            "APPLICATIONINSIGHTS_CONNECTION_STRING",
+            aad_connection(ingest, ""),
+        ),
+        (
+            "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+            "Authorization=AAD".into(),
+        ),
+    ]
+}
+
 fn aad_connection(ingest: &Ingest, extra: &str) -> String {
     format!(
         "InstrumentationKey={IKEY};IngestionEndpoint=http://{}/;Authorization=AAD{extra}",
@@ -178,21 +193,7 @@ async fn a_system_assigned_identity_from_the_authentication_string_delivers() {
     let ingest = Ingest::start().await;
     ingest.set_mode(Mode::Bearer(vec!["tok-1".into()]));
     let (tokens, server) = token_server(0).await;
-    let stdout = run(
-        name,
-        tokens,
-        &[
-            (
-                "APPLICATIONINSIGHTS_CONNECTION_STRING",
-                aad_connection(&ingest, ""),
-            ),
-            (
-                "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
-                "Authorization=AAD".into(),
-            ),
-        ],
-    )
-    .await;
+    let stdout = run(name, tokens, &system_assigned(&ingest)).await;
     assert!(
         stdout.contains("ManagedIdentityCredential (system-assigned)")
             && stdout.contains("environment variable APPLICATIONINSIGHTS_AUTHENTICATION_STRING"),
@@ -257,21 +258,7 @@ async fn a_refused_token_is_replaced_and_nothing_is_lost() {
     let ingest = Ingest::start().await;
     ingest.set_mode(Mode::Bearer(vec!["tok-2".into(), "tok-3".into()]));
     let (tokens, _server) = token_server(0).await;
-    run(
-        name,
-        tokens,
-        &[
-            (
-                "APPLICATIONINSIGHTS_CONNECTION_STRING",
-                aad_connection(&ingest, ""),
-            ),
-            (
-                "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
-                "Authorization=AAD".into(),
-            ),
-        ],
-    )
-    .await;
+    run(name, tokens, &system_assigned(&ingest)).await;
     assert_eq!(ingest.accepted().len(), 2);
     assert!(ingest.calls() >= 2, "one refused call, then the resend");
 }
@@ -287,21 +274,7 @@ async fn the_token_endpoint_down_for_a_while_loses_nothing() {
     // The first three fetches fail: the batch is stored (an outage), then resent once a
     // token comes, after the backoff (0.5 s, 1 s, 2 s).
     let (tokens, _server) = token_server(3).await;
-    run(
-        name,
-        tokens,
-        &[
-            (
-                "APPLICATIONINSIGHTS_CONNECTION_STRING",
-                aad_connection(&ingest, ""),
-            ),
-            (
-                "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
-                "Authorization=AAD".into(),
-            ),
-        ],
-    )
-    .await;
+    run(name, tokens, &system_assigned(&ingest)).await;
     assert_eq!(ingest.accepted().len(), 2);
 }
 

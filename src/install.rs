@@ -522,11 +522,14 @@ static GLOBAL: RwLock<Option<GlobalState>> = RwLock::new(None);
 /// shutdowns only swap the state (each `set_tracer_provider` logs "Global tracer provider is
 /// set", which at shutdown said the opposite of what happened).
 fn set_global(state: GlobalState) {
+    // An install (re)claims the global provider, in case the app set one of its own since;
+    // a shutdown only swaps the state behind it.
+    let installing = !matches!(state, GlobalState::Late);
     let first = match GLOBAL.write() {
         Ok(mut g) => g.replace(state).is_none(),
         Err(_) => return,
     };
-    if first {
+    if first || installing {
         global::set_tracer_provider(GlobalProvider);
     }
 }

@@ -216,7 +216,7 @@ fn resolve_with(
                         exporter = Some(e);
                     }
                     Built::Propagator(p) => propagator = Some(p),
-                    Built::Transport => {}
+                    Built::Named => {}
                 }
             }
             Err(p) => problems.push(p),

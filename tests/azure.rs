@@ -15,7 +15,7 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use common::ingest::{IKEY, Ingest};
+use common::ingest::{IKEY, Ingest, requests};
 use common::{assert_ok, is_child};
 use opencensus_settings::{OpencensusLayer, TracedError};
 use serde_json::Value;
@@ -31,17 +31,7 @@ async fn child(name: &str, env: Vec<(String, String)>) -> Output {
 /// Runs the app scenario `name` in a child, with `file` as its settings and the ingestion
 /// server's connection string in the environment.
 async fn app_child(name: &str, ingest: &Ingest, file: String) -> Output {
-    child(
-        name,
-        vec![
-            ("OPENCENSUS_SETTINGS".into(), file),
-            (
-                "APPLICATIONINSIGHTS_CONNECTION_STRING".into(),
-                ingest.connection_string(),
-            ),
-        ],
-    )
-    .await
+    child(name, ingest.app_env(file)).await
 }
 
 fn settings_file(dir: &std::path::Path, exporter: &str) -> String {
@@ -109,13 +99,6 @@ async fn get_path(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> u16
 }
 
 // --- end to end -------------------------------------------------------------------------
-
-fn requests(envelopes: &[Value]) -> Vec<&Value> {
-    envelopes
-        .iter()
-        .filter(|e| e["name"] == "Microsoft.ApplicationInsights.Request")
-        .collect()
-}
 
 fn by_url<'a>(envelopes: &'a [Value], suffix: &str) -> &'a Value {
     requests(envelopes)
@@ -718,11 +701,7 @@ async fn an_error_span_with_a_long_utf8_url_is_delivered_with_its_exception() {
     );
     span.set_status(Status::error("the database is down"));
     span.end();
-    let handle = tokio::task::spawn_blocking(move || {
-        telemetry.force_flush().unwrap();
-        telemetry
-    });
-    let telemetry = handle.await.unwrap();
+    let telemetry = common::flushed(telemetry).await;
     let all = ingest
         .wait_for("the request and its exception", |e| e.len() >= 2)
         .await;
@@ -897,12 +876,7 @@ async fn upstream_sampled_requests_count_once() {
     let addr = serve(work_app(&telemetry)).await;
     let tp = format!("00-{TRACE}-{PARENT}-01");
     assert_eq!(get_path(addr, "/work", &[("traceparent", &tp)]).await, 200);
-    let telemetry = tokio::task::spawn_blocking(move || {
-        telemetry.force_flush().unwrap();
-        telemetry
-    })
-    .await
-    .unwrap();
+    let telemetry = common::flushed(telemetry).await;
     let all = ingest
         .wait_for("the request and its child", |e| e.len() >= 2)
         .await;
@@ -921,12 +895,7 @@ async fn upstream_sampled_requests_count_once() {
         get_path(addr, "/work", &[("traceparent", &chosen)]).await,
         200
     );
-    let telemetry = tokio::task::spawn_blocking(move || {
-        telemetry.force_flush().unwrap();
-        telemetry
-    })
-    .await
-    .unwrap();
+    let telemetry = common::flushed(telemetry).await;
     let all = ingest
         .wait_for("the second request", |e| requests(e).len() >= 2)
         .await;
@@ -1024,12 +993,7 @@ async fn microsofts_fixed_percentage_decides_by_trace_id_and_reaches_the_envelop
         let tp = format!("00-{trace}-{PARENT}-01");
         assert_eq!(get_path(addr, "/work", &[("traceparent", &tp)]).await, 200);
     }
-    let telemetry = tokio::task::spawn_blocking(move || {
-        telemetry.force_flush().unwrap();
-        telemetry
-    })
-    .await
-    .unwrap();
+    let telemetry = common::flushed(telemetry).await;
     let all = ingest
         .wait_for("the kept request and its child", |e| e.len() >= 2)
         .await;

@@ -37,15 +37,20 @@ fn exporter_env(connection_string: &str, storage: &std::path::Path) -> Vec<(Stri
     ]
 }
 
+/// The app's own subscriber, writing to stderr (where the parent reads).
+fn stderr_subscriber(level: tracing::Level) {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_max_level(level)
+        .init();
+}
+
 /// The child: records a span, flushes, waits until delivery has acted on the answer, prints
 /// the mark, does it again (within the minute), prints the second mark, then shuts down.
 fn child_two_batches(subscriber: bool, done: fn(&opencensus_settings::ExportStats) -> u64) {
     if subscriber {
-        tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .init();
+        stderr_subscriber(tracing::Level::INFO);
     }
     let telemetry = opencensus_settings::init_from_settings().unwrap();
     for (round, mark) in [(1, MARK), (2, MARK2)] {
@@ -209,11 +214,7 @@ async fn a_guard_dropped_at_once_is_named_as_such() {
 async fn shutdown_does_not_announce_a_new_global_provider() {
     let name = "shutdown_does_not_announce_a_new_global_provider";
     if is_child(name) {
-        tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
-            .with_ansi(false)
-            .with_max_level(tracing::Level::TRACE)
-            .init();
+        stderr_subscriber(tracing::Level::TRACE);
         for _ in 0..2 {
             let telemetry = opencensus_settings::init_from_settings().unwrap();
             eprintln!("{MARK}");

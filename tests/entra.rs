@@ -105,12 +105,7 @@ async fn child_app() {
         // Tokens are never fetched on a request's path.
         assert!(started.elapsed() < Duration::from_secs(2));
     }
-    let telemetry = tokio::task::spawn_blocking(move || {
-        telemetry.force_flush().unwrap();
-        telemetry
-    })
-    .await
-    .unwrap();
+    let telemetry = common::flushed(telemetry).await;
     common::poll("both requests delivered", 60, || {
         let s = telemetry.export_stats();
         (s.delivered + s.resent >= 2).then_some(())
@@ -387,12 +382,7 @@ async fn a_credential_given_in_code_is_used() {
         .unwrap()
         .tracer("t")
         .in_span("work", |_| {});
-    let telemetry = tokio::task::spawn_blocking(move || {
-        telemetry.force_flush().unwrap();
-        telemetry
-    })
-    .await
-    .unwrap();
+    let telemetry = common::flushed(telemetry).await;
     ingest.wait_for("the span", |e| !e.is_empty()).await;
     assert_eq!(ingest.bearers(), ["Bearer code-token"]);
     drop(telemetry);

@@ -15,10 +15,9 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::get;
-use common::ingest::Ingest;
+use common::ingest::{Ingest, requests};
 use common::{assert_ok, is_child};
 use opencensus_settings::{OpencensusLayer, ReloadStatus};
-use serde_json::Value;
 
 /// ProbabilitySampler keeps this one at any rate above 0 (low 64 bits = 1).
 const TRACE: &str = "0af7651916cd43dd0000000000000001";
@@ -130,12 +129,6 @@ async fn child_app() {
     drop(telemetry);
 }
 
-fn requests(all: &[Value]) -> Vec<&Value> {
-    all.iter()
-        .filter(|e| e["name"] == "Microsoft.ApplicationInsights.Request")
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn settings_reload_under_a_running_app() {
     let name = "settings_reload_under_a_running_app";
@@ -151,17 +144,7 @@ async fn settings_reload_under_a_running_app() {
     .unwrap();
     let link = dir.path().join("opencensus.toml");
     std::os::unix::fs::symlink(dir.path().join("a.toml"), &link).unwrap();
-    let out = common::run_child_async(
-        name,
-        vec![
-            ("OPENCENSUS_SETTINGS".into(), link.display().to_string()),
-            (
-                "APPLICATIONINSIGHTS_CONNECTION_STRING".into(),
-                ingest.connection_string(),
-            ),
-        ],
-    )
-    .await;
+    let out = common::run_child_async(name, ingest.app_env(link.display())).await;
     let stdout = assert_ok(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let seconds: f64 = stdout

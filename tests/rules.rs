@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::routing::get;
-use common::ingest::Ingest;
+use common::ingest::{Ingest, requests};
 use common::{assert_ok, is_child};
 use opencensus_settings::OpencensusLayer;
 use serde_json::Value;
@@ -79,12 +79,6 @@ async fn child_app() {
     drop(telemetry);
 }
 
-fn requests(all: &[Value]) -> Vec<&Value> {
-    all.iter()
-        .filter(|e| e["name"] == "Microsoft.ApplicationInsights.Request")
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn rules_decide_per_request_and_their_rate_reaches_the_envelopes() {
     let name = "rules_decide_per_request_and_their_rate_reaches_the_envelopes";
@@ -95,17 +89,7 @@ async fn rules_decide_per_request_and_their_rate_reaches_the_envelopes() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("opencensus.toml");
     std::fs::write(&file, RULES).unwrap();
-    let out = common::run_child_async(
-        name,
-        vec![
-            ("OPENCENSUS_SETTINGS".into(), file.display().to_string()),
-            (
-                "APPLICATIONINSIGHTS_CONNECTION_STRING".into(),
-                ingest.connection_string(),
-            ),
-        ],
-    )
-    .await;
+    let out = common::run_child_async(name, ingest.app_env(file.display())).await;
     assert_ok(&out);
     let all = ingest
         .wait_for("checkout, its child, one user request", |e| e.len() >= 3)
@@ -327,17 +311,7 @@ async fn rules_decide_actix_requests_too() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("opencensus.toml");
     std::fs::write(&file, RULES).unwrap();
-    let out = common::run_child_async(
-        name,
-        vec![
-            ("OPENCENSUS_SETTINGS".into(), file.display().to_string()),
-            (
-                "APPLICATIONINSIGHTS_CONNECTION_STRING".into(),
-                ingest.connection_string(),
-            ),
-        ],
-    )
-    .await;
+    let out = common::run_child_async(name, ingest.app_env(file.display())).await;
     assert_ok(&out);
     let all = ingest
         .wait_for("the checkout request", |e| !e.is_empty())

@@ -565,7 +565,8 @@ pub(crate) enum Built {
     Sampler(SamplerComponent),
     Exporter(super::ExporterComponent),
     Propagator(PropagatorComponent),
-    Transport,
+    /// A component only named by another (a transport, a credential): nothing to build.
+    Named,
 }
 
 /// Resolves and builds one call (no I/O: exporters are only configured).
@@ -614,7 +615,7 @@ pub(crate) fn build_described(
         Factory::Sampler(f) => Built::Sampler(f(&args).map_err(|e| e.at(call.span.clone()))?),
         Factory::Exporter(f) => Built::Exporter(f(&args).map_err(|e| e.at(call.span.clone()))?),
         Factory::Propagator(f) => Built::Propagator(f(&args).map_err(|e| e.at(call.span.clone()))?),
-        Factory::Transport | Factory::Credential => Built::Transport,
+        Factory::Transport | Factory::Credential => Built::Named,
         Factory::Unavailable { feature, .. } => {
             return Err(not_available(component, feature, call));
         }

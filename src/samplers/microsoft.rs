@@ -531,30 +531,27 @@ mod tests {
         ));
         let r = s.should_sample(Some(&remote), trace, "x", &SpanKind::Server, &[], &[]);
         assert_eq!(r.decision, SamplingDecision::RecordAndSample);
+        // A local parent, from a provider with `sampler`. (The sampler under test reads the
+        // child's trace id, which a real child shares.)
+        let local_parent = |sampler: opentelemetry_sdk::trace::Sampler| {
+            let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+                .with_sampler(sampler)
+                .build();
+            let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "t");
+            let span = opentelemetry::trace::Tracer::build_with_context(
+                &tracer,
+                opentelemetry::trace::SpanBuilder::from_name("p"),
+                &Context::new(),
+            );
+            Context::new().with_span(span)
+        };
         // A local, recording parent: kept, with the root's rate.
-        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
-        let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "t");
-        let parent = opentelemetry::trace::Tracer::build_with_context(
-            &tracer,
-            // (The sampler reads the child's trace id, which a real child shares.)
-            opentelemetry::trace::SpanBuilder::from_name("p"),
-            &Context::new(),
-        );
-        let local = Context::new().with_span(parent);
+        let local = local_parent(opentelemetry_sdk::trace::Sampler::AlwaysOn);
         let r = s.should_sample(Some(&local), trace, "c", &SpanKind::Internal, &[], &[]);
         assert_eq!(r.decision, SamplingDecision::RecordAndSample);
         assert_eq!(r.attributes, vec![KeyValue::new(SAMPLE_RATE_KEY, rate)]);
         // A local parent that was dropped: dropped.
-        let off = opentelemetry_sdk::trace::SdkTracerProvider::builder()
-            .with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOff)
-            .build();
-        let tracer = opentelemetry::trace::TracerProvider::tracer(&off, "t");
-        let dropped = opentelemetry::trace::Tracer::build_with_context(
-            &tracer,
-            opentelemetry::trace::SpanBuilder::from_name("p"),
-            &Context::new(),
-        );
-        let local = Context::new().with_span(dropped);
+        let local = local_parent(opentelemetry_sdk::trace::Sampler::AlwaysOff);
         let r = s.should_sample(Some(&local), trace, "c", &SpanKind::Internal, &[], &[]);
         assert_eq!(r.decision, SamplingDecision::Drop);
     }

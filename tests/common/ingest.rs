@@ -82,6 +82,17 @@ impl Ingest {
     }
 
     /// `InstrumentationKey=...;IngestionEndpoint=http://127.0.0.1:PORT`
+    /// The environment of an app child configured by the settings file `file` and sending here.
+    pub fn app_env(&self, file: impl std::fmt::Display) -> Vec<(String, String)> {
+        vec![
+            ("OPENCENSUS_SETTINGS".into(), file.to_string()),
+            (
+                "APPLICATIONINSIGHTS_CONNECTION_STRING".into(),
+                self.connection_string(),
+            ),
+        ]
+    }
+
     pub fn connection_string(&self) -> String {
         format!(
             "InstrumentationKey={IKEY};IngestionEndpoint=http://{}",
@@ -338,6 +349,13 @@ impl Ingest {
             json!({"itemsReceived": items.len(), "itemsAccepted": accepted, "errors": errors}),
         )
     }
+}
+
+/// The Request envelopes of `all`.
+pub fn requests(all: &[Value]) -> Vec<&Value> {
+    all.iter()
+        .filter(|e| e["name"] == "Microsoft.ApplicationInsights.Request")
+        .collect()
 }
 
 pub const IKEY: &str = "0d3c4f2a-5b6e-4c7d-8e9f-a0b1c2d3e4f5";

@@ -10,6 +10,16 @@ use std::future::Future;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+/// Flushes `telemetry` (a blocking call) from inside a runtime and hands it back.
+pub async fn flushed(telemetry: opencensus_settings::Telemetry) -> opencensus_settings::Telemetry {
+    tokio::task::spawn_blocking(move || {
+        telemetry.force_flush().unwrap();
+        telemetry
+    })
+    .await
+    .unwrap()
+}
+
 /// Polls `f` every few milliseconds until it gives `Some`; panics naming `what` after `secs`.
 pub async fn poll<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(secs);

@@ -179,12 +179,25 @@ fn lock<V>(m: &Mutex<V>) -> MutexGuard<'_, V> {
 }
 
 impl<T: Transport> Delivery<T> {
+    #[cfg(test)]
     pub(crate) fn new(
         transport: T,
         endpoint: &str,
         storage: Option<Storage>,
         counters: Arc<ExportCounters>,
         compress: bool,
+    ) -> Arc<Self> {
+        Self::with_auth(transport, endpoint, storage, counters, compress, None)
+    }
+
+    /// Delivery to `endpoint`, sending bearer tokens from `auth` (Entra ID) when given.
+    pub(crate) fn with_auth(
+        transport: T,
+        endpoint: &str,
+        storage: Option<Storage>,
+        counters: Arc<ExportCounters>,
+        compress: bool,
+        auth: Option<Arc<dyn TokenSource>>,
     ) -> Arc<Self> {
         let (shutdown, _) = watch::channel(None);
         Arc::new(Delivery {
@@ -202,24 +215,8 @@ impl<T: Transport> Delivery<T> {
             shutdown,
             redirected: AtomicBool::new(false),
             last_send_micros: AtomicU64::new(0),
-            auth: None,
+            auth,
         })
-    }
-
-    /// The same, sending bearer tokens from `auth` with every track call.
-    pub(crate) fn with_auth(
-        transport: T,
-        endpoint: &str,
-        storage: Option<Storage>,
-        counters: Arc<ExportCounters>,
-        compress: bool,
-        auth: Option<Arc<dyn TokenSource>>,
-    ) -> Arc<Self> {
-        let mut d = Self::new(transport, endpoint, storage, counters, compress);
-        if let Some(me) = Arc::get_mut(&mut d) {
-            me.auth = auth;
-        }
-        d
     }
 
     /// From now on, sends stop at `deadline` (those in flight too) and what is left is stored.

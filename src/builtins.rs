@@ -10,6 +10,7 @@ use opentelemetry_sdk::trace::Sampler;
 
 use crate::propagation::{B3Inject, B3Propagator, GoogleCloudPropagator, TraceContextPropagator};
 use crate::registry::{ArgError, Factory, Registry, SamplerComponent};
+use crate::samplers::otel::{ConsistentProbability, ParentBasedWith};
 use crate::samplers::{Always, ApplicationInsightsSampler, ProbabilitySampler, RateLimitedSampler};
 
 /// The prefix of the OpenTelemetry samplers' names (what `OTEL_TRACES_SAMPLER` maps to).
@@ -20,6 +21,10 @@ pub(crate) const AI_SAMPLER: &str =
 /// Microsoft's rate-limited sampler, by its Python path.
 pub(crate) const RATE_LIMITED_SAMPLER: &str =
     "azure.monitor.opentelemetry.exporter.RateLimitedSampler";
+
+/// The consistent probability sampler of OpenTelemetry's composable samplers.
+pub(crate) const CONSISTENT_PROBABILITY: &str =
+    "opentelemetry.sdk.trace.sampling.ConsistentProbabilityBased";
 
 /// The composite propagator's name (what `OTEL_PROPAGATORS` with several values maps to).
 pub(crate) const COMPOSITE: &str = "opentelemetry.propagators.composite.CompositePropagator";
@@ -152,16 +157,71 @@ fn register_samplers(r: &mut Registry) {
     );
     r.add_builtin(
         &format!("{SAMPLING}.ParentBased"),
-        &["root"],
+        &[
+            "root",
+            "remote_parent_sampled",
+            "remote_parent_not_sampled",
+            "local_parent_sampled",
+            "local_parent_not_sampled",
+        ],
         Factory::Sampler(Arc::new(|args| {
             let root = args.sampler("root")?.ok_or_else(|| {
                 ArgError::invalid("`ParentBased` needs `root=`, the sampler for root spans")
                     .at(args.call_span())
                     .with_help("e.g. ParentBased(root=TraceIdRatioBased(rate=0.5))")
             })?;
+            let mut delegates = Vec::new();
+            for name in [
+                "remote_parent_sampled",
+                "remote_parent_not_sampled",
+                "local_parent_sampled",
+                "local_parent_not_sampled",
+            ] {
+                delegates.push(args.sampler(name)?.map(|s| s.sampler));
+            }
+            if delegates.iter().all(Option::is_none) {
+                return Ok(SamplerComponent {
+                    sampler: Box::new(Sampler::ParentBased(root.sampler)),
+                    rate: root.rate,
+                });
+            }
+            let mut it = delegates.into_iter();
+            let mut next = |default: bool| -> Box<dyn opentelemetry_sdk::trace::ShouldSample> {
+                it.next().flatten().unwrap_or_else(|| {
+                    Box::new(if default {
+                        Sampler::AlwaysOn
+                    } else {
+                        Sampler::AlwaysOff
+                    })
+                })
+            };
+            let remote_sampled = next(true);
+            let remote_not_sampled = next(false);
+            let local_sampled = next(true);
+            let local_not_sampled = next(false);
             Ok(SamplerComponent {
-                sampler: Box::new(Sampler::ParentBased(root.sampler)),
+                sampler: Box::new(ParentBasedWith {
+                    root: root.sampler,
+                    remote_sampled,
+                    remote_not_sampled,
+                    local_sampled,
+                    local_not_sampled,
+                }),
                 rate: root.rate,
+            })
+        })),
+    );
+    r.add_builtin(
+        CONSISTENT_PROBABILITY,
+        &["ratio"],
+        Factory::Sampler(Arc::new(|args| {
+            let ratio = args.f64_in("ratio", 1.0, 0.0..=1.0)?;
+            let sampler = ConsistentProbability::new(ratio).ok_or_else(|| {
+                ArgError::invalid("ratio must be in 0.0..=1.0").at(args.call_span())
+            })?;
+            Ok(SamplerComponent {
+                sampler: Box::new(sampler),
+                rate: Some(ratio),
             })
         })),
     );

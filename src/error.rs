@@ -17,6 +17,8 @@ pub enum ErrorKind {
     Io,
     /// The settings file is not valid TOML.
     Toml,
+    /// OpenTelemetry's configuration file is not valid YAML.
+    Yaml,
     /// A key (in the file or an `OPENCENSUS__TRACE__*` variable) that is not a setting.
     UnknownKey,
     /// A settings value of the wrong type or shape, or two spellings of one key.
@@ -165,7 +167,7 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "error: {}", self.0.message)?;
         match (&self.0.key, &self.0.origin) {
-            (Some(key), Some(origin @ Origin::File { .. })) => {
+            (Some(key), Some(origin @ (Origin::File { .. } | Origin::Position { .. }))) => {
                 write!(f, "\n  --> {key} at {origin}")?
             }
             (Some(key), Some(origin)) => write!(f, "\n  --> {key} from {origin}")?,

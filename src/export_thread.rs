@@ -21,7 +21,7 @@ use crate::stats::{ExportCounters, count_late, count_panic};
 // the export thread by itself); control messages use Tokio's.
 
 /// How the export thread batches.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ThreadConfig {
     pub(crate) max_batch_size: usize,
     pub(crate) export_interval: Duration,

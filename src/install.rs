@@ -147,6 +147,7 @@ fn construct(settings: Settings, resolved: Resolved, global: bool) -> Result<Tel
         sampler: crate::resolve::compose_sampler(
             resolved.sampler,
             resolved.rules,
+            resolved.rules_inherit,
             per_span_rate,
             false,
         ),
@@ -168,6 +169,7 @@ fn construct(settings: Settings, resolved: Resolved, global: bool) -> Result<Tel
             environment: settings.environment(),
             sample_rate,
             counters: export_counters.clone(),
+            processing: settings.processing.as_ref().map(|p| p.value),
         };
         let processor = match resolved.exporter.build(&cx) {
             Ok(p) => p,
@@ -188,6 +190,13 @@ fn construct(settings: Settings, resolved: Resolved, global: bool) -> Result<Tel
         let counting = Arc::new(Counting::default());
         Some((
             SdkTracerProvider::builder()
+                .with_span_limits(
+                    settings
+                        .span_limits
+                        .as_ref()
+                        .map(|l| l.value)
+                        .unwrap_or_default(),
+                )
                 .with_sampler(LiveSampler(live.clone()))
                 .with_resource(resolved.resource)
                 .with_span_processor(CountingProcessor {

@@ -17,6 +17,16 @@ pub enum Origin {
         /// 1-based line of the value.
         line: usize,
     },
+    /// A line and column of a file (OpenTelemetry's YAML configuration file, whose errors
+    /// point at the value).
+    Position {
+        /// The file's path, as it was found.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+    },
     /// An environment variable, by the exact name it has in the environment.
     Env {
         /// The variable's real name.
@@ -56,6 +66,9 @@ impl fmt::Display for Origin {
         match self {
             Origin::Default => f.write_str("default"),
             Origin::File { path, line } => write!(f, "{}:{}", path.display(), line),
+            Origin::Position { path, line, column } => {
+                write!(f, "{}:{}:{}", path.display(), line, column)
+            }
             Origin::Env { var } => write!(f, "environment variable {var}"),
             Origin::Code { location } => write!(f, "code at {location}"),
         }

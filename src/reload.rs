@@ -180,7 +180,13 @@ impl Reloader {
         }
         let attributes_at_start = !resolved.rules.is_empty();
         self.live.store(Arc::new(Live {
-            sampler: compose_sampler(resolved.sampler, resolved.rules, self.per_span_rate, true),
+            sampler: compose_sampler(
+                resolved.sampler,
+                resolved.rules,
+                resolved.rules_inherit,
+                self.per_span_rate,
+                true,
+            ),
             exclude_paths: resolved.exclude_paths,
             exclude_hostnames: resolved.exclude_hostnames,
             attributes_at_start,

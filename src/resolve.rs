@@ -15,11 +15,14 @@ use crate::registry::{
 };
 use crate::report::{ReportLine, StartupReport};
 use crate::samplers::ParentDecided;
-use crate::samplers::rules::{KindMatch, Matcher, RouteMatch, Rule, RuleSampler};
+use crate::samplers::rules::{
+    AttributeMatch, KindMatch, Matcher, ParentMatch, RouteMatch, Rule, RuleSampler,
+};
 use crate::settings::SamplingRule;
 use crate::settings::Settings;
 use crate::settings::keys::Key;
 use crate::spec::{self, Span};
+use opentelemetry::trace::SpanKind;
 use opentelemetry_sdk::trace::ShouldSample;
 
 /// Every component resolved from the settings, ready to install.
@@ -31,6 +34,8 @@ pub(crate) struct Resolved {
     pub(crate) exclude_hostnames: HostExcludeList,
     /// `SAMPLING_RULES`, compiled (empty: the sampler alone decides).
     pub(crate) rules: Vec<Rule>,
+    /// The rules' semantics (see `Settings::rules_inherit`).
+    pub(crate) rules_inherit: bool,
     pub(crate) resource: Resource,
     pub(crate) report: StartupReport,
 }
@@ -50,6 +55,23 @@ fn spec_problem(
     help: Vec<String>,
     settings: &Settings,
 ) -> Problem {
+    // A spec string the YAML front-end wrote: point at the YAML value the span came from.
+    if let Some(positions) = settings.spec_positions.get(&key) {
+        let origin = positions
+            .iter()
+            .find(|(range, _)| {
+                range.contains(&span.start) || (span.start <= range.start && range.end <= span.end)
+            })
+            .map(|(_, o)| o.clone())
+            .unwrap_or_else(|| setting.origin.clone());
+        let mut p = Problem::new(kind, message)
+            .key(settings.key_label(key))
+            .at(origin);
+        for h in help {
+            p = p.help(h);
+        }
+        return p;
+    }
     let mut p = Problem::new(kind, message)
         .key(key.name())
         .at(setting.origin.clone())
@@ -139,6 +161,7 @@ pub(crate) fn exclusion_problem(label: &str, e: ExcludeEntryError) -> Problem {
 }
 
 fn exclusion_problems(
+    settings: &Settings,
     key: Key,
     setting: &Setting<Vec<String>>,
     errors: Vec<ExcludeEntryError>,
@@ -146,8 +169,8 @@ fn exclusion_problems(
     errors
         .into_iter()
         .map(|e| {
-            exclusion_problem(key.name(), e)
-                .key(key.name())
+            exclusion_problem(&settings.key_label(key), e)
+                .key(settings.key_label(key))
                 .at(setting.origin.clone())
         })
         .collect()
@@ -201,7 +224,7 @@ fn resolve_with(
         match resolve_spec(settings, key, kind, checking) {
             Ok((built, description)) => {
                 report.lines.push(ReportLine {
-                    key: key.name().to_string(),
+                    key: settings.key_label(key),
                     // Nested secrets too (a credential's `client_secret=`).
                     value: crate::secret::redact_userinfo(
                         &settings.registry().redact(&description),
@@ -225,26 +248,45 @@ fn resolve_with(
 
     let paths = &settings.exclude_paths;
     let exclude_paths = PathExcludeList::parse(&paths.value)
-        .map_err(|errors| problems.extend(exclusion_problems(Key::ExcludePaths, paths, errors)))
+        .map_err(|errors| {
+            problems.extend(exclusion_problems(
+                settings,
+                Key::ExcludePaths,
+                paths,
+                errors,
+            ))
+        })
         .ok();
     report.lines.push(ReportLine {
-        key: Key::ExcludePaths.name().to_string(),
+        key: settings.key_label(Key::ExcludePaths),
         value: format!("{:?}", paths.value),
         origin: paths.origin.to_string(),
     });
     let hosts = &settings.exclude_hostnames;
     let exclude_hostnames = HostExcludeList::parse(&hosts.value)
-        .map_err(|errors| problems.extend(exclusion_problems(Key::ExcludeHostnames, hosts, errors)))
+        .map_err(|errors| {
+            problems.extend(exclusion_problems(
+                settings,
+                Key::ExcludeHostnames,
+                hosts,
+                errors,
+            ))
+        })
         .ok();
     report.lines.push(ReportLine {
-        key: Key::ExcludeHostnames.name().to_string(),
+        key: settings.key_label(Key::ExcludeHostnames),
         value: format!("{:?}", hosts.value),
         origin: hosts.origin.to_string(),
     });
 
     let reload = settings.reload_interval();
+    let yaml = settings.format == crate::settings::Format::OtelYaml;
     report.lines.push(ReportLine {
-        key: "RELOAD_INTERVAL".to_string(),
+        key: if yaml {
+            "instrumentation/development.rust.opencensus_settings.reload_interval".to_string()
+        } else {
+            "RELOAD_INTERVAL".to_string()
+        },
         value: if reload.value.is_zero() {
             "off".to_string()
         } else if settings.file().is_none() {
@@ -261,7 +303,11 @@ fn resolve_with(
             Err(p) => problems.push(p),
         }
         report.lines.push(ReportLine {
-            key: format!("SAMPLING_RULES[{i}]"),
+            key: if yaml {
+                format!("tracer_provider.sampler rule {i}")
+            } else {
+                format!("SAMPLING_RULES[{i}]")
+            },
             value: {
                 let mut shown = rule.clone();
                 shown.sampler = settings.registry().redact(&rule.sampler);
@@ -290,9 +336,45 @@ fn resolve_with(
             origin: cs.origin.to_string(),
         });
     }
+    if let Some(p) = &settings.processing {
+        report.lines.push(ReportLine {
+            key: "tracer_provider.processors[0]".to_string(),
+            value: match p.value {
+                crate::registry::Processing::Simple => {
+                    "simple (each span sent as it ends)".to_string()
+                }
+                crate::registry::Processing::Batch(c) => format!(
+                    "batch (schedule_delay={}ms, max_export_batch_size={}, max_queue_size={})",
+                    c.export_interval.as_millis(),
+                    c.max_batch_size,
+                    c.max_queue_size
+                ),
+            },
+            origin: p.origin.to_string(),
+        });
+    }
+    if let Some(l) = &settings.span_limits {
+        report.lines.push(ReportLine {
+            key: "tracer_provider.limits".to_string(),
+            value: format!(
+                "attributes {}, events {}, links {}, attributes per event {}, per link {}",
+                l.value.max_attributes_per_span,
+                l.value.max_events_per_span,
+                l.value.max_links_per_span,
+                l.value.max_attributes_per_event,
+                l.value.max_attributes_per_link
+            ),
+            origin: l.origin.to_string(),
+        });
+    }
     if let Some(d) = &settings.sdk_disabled {
         report.lines.push(ReportLine {
-            key: "OTEL_SDK_DISABLED".to_string(),
+            key: if yaml {
+                "disabled"
+            } else {
+                "OTEL_SDK_DISABLED"
+            }
+            .to_string(),
             value: d.value.to_string(),
             origin: d.origin.to_string(),
         });
@@ -318,6 +400,7 @@ fn resolve_with(
             exclude_paths,
             exclude_hostnames,
             rules,
+            rules_inherit: settings.rules_inherit,
             resource,
             report,
         }),
@@ -331,18 +414,19 @@ fn resolve_with(
 pub(crate) fn compose_sampler(
     sampler: SamplerComponent,
     rules: Vec<Rule>,
+    inherit: bool,
     per_span_rate: bool,
     tag_rate: bool,
 ) -> Box<dyn ShouldSample> {
     let rate = sampler.rate;
     let has_rules = !rules.is_empty();
     let base: Box<dyn ShouldSample> = if has_rules || (per_span_rate && tag_rate) {
-        Box::new(RuleSampler::new(
-            rules,
-            sampler.sampler,
-            rate,
-            per_span_rate,
-        ))
+        let rules = RuleSampler::new(rules, sampler.sampler, rate, per_span_rate);
+        Box::new(if inherit {
+            rules
+        } else {
+            rules.without_inheritance()
+        })
     } else {
         sampler.sampler
     };
@@ -393,6 +477,40 @@ fn resolve_rule(
         Some("any") => KindMatch::Any,
         _ => KindMatch::Server,
     };
+    let span_kinds = rule
+        .span_kinds
+        .iter()
+        .map(|k| match k.as_str() {
+            "server" => SpanKind::Server,
+            "client" => SpanKind::Client,
+            "producer" => SpanKind::Producer,
+            "consumer" => SpanKind::Consumer,
+            _ => SpanKind::Internal,
+        })
+        .collect();
+    let parent = rule
+        .parent
+        .iter()
+        .map(|p| match p.as_str() {
+            "remote" => ParentMatch::Remote,
+            "local" => ParentMatch::Local,
+            _ => ParentMatch::None,
+        })
+        .collect();
+    let mut attributes = Vec::new();
+    if let Some((key, values)) = &rule.attribute_values {
+        attributes.push(AttributeMatch::Values {
+            key: key.clone(),
+            values: values.clone(),
+        });
+    }
+    if let Some((key, included, excluded)) = &rule.attribute_patterns {
+        attributes.push(AttributeMatch::Patterns {
+            key: key.clone(),
+            included: included.clone(),
+            excluded: excluded.clone(),
+        });
+    }
     let registry = settings.registry();
     let call = spec::parse(&rule.sampler).map_err(|e| {
         at(format!(
@@ -432,11 +550,14 @@ fn resolve_rule(
     };
     Ok(Rule {
         matcher: Matcher {
-            kind,
             path,
             route: rule.route.as_deref().map(RouteMatch::new),
             methods: rule.method.clone(),
             host,
+            span_kinds,
+            parent,
+            attributes,
+            ..Matcher::kind(kind)
         },
         sampler: sampler.sampler,
         rate: sampler.rate,
@@ -458,7 +579,10 @@ fn build_resource(settings: &Settings, checking: bool) -> (Resource, ReportLine)
     let mut service: Option<(String, String)> = None;
     for a in &settings.resource_attributes {
         if a.value.0 == "service.name" {
-            service = Some((a.value.1.clone(), format!("{} (service.name)", a.origin)));
+            service = Some((
+                a.value.1.as_str().into_owned(),
+                format!("{} (service.name)", a.origin),
+            ));
         } else {
             attrs.push(KeyValue::new(a.value.0.clone(), a.value.1.clone()));
         }
@@ -487,7 +611,11 @@ fn build_resource(settings: &Settings, checking: bool) -> (Resource, ReportLine)
             .unwrap_or_default();
         (format!("unknown_service:{exe}"), "default".to_string())
     });
-    let resource = Resource::builder_empty()
+    let mut builder = Resource::builder_empty();
+    if let Some(url) = &settings.resource_schema_url {
+        builder = builder.with_schema_url(Vec::<KeyValue>::new(), url.value.clone());
+    }
+    let resource = builder
         .with_attributes(attrs)
         .with_service_name(name.clone())
         .build();

@@ -94,7 +94,14 @@ async fn http_collector() -> (SocketAddr, Received) {
                             .unwrap();
                         raw = out;
                     }
-                    let req = ExportTraceServiceRequest::decode(&raw[..]).unwrap();
+                    let json = headers
+                        .get("content-type")
+                        .is_some_and(|v| v.to_str().unwrap_or_default().contains("json"));
+                    let req = if json {
+                        serde_json::from_slice::<ExportTraceServiceRequest>(&raw).unwrap()
+                    } else {
+                        ExportTraceServiceRequest::decode(&raw[..]).unwrap()
+                    };
                     let hs = headers
                         .iter()
                         .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
@@ -374,11 +381,11 @@ fn otlp_mistakes_are_errors() {
     for (spec, needle) in [
         (
             "opentelemetry.exporter.otlp.proto.grpc.trace_exporter.OTLPSpanExporter(protocol='http/protobuf')",
-            "cannot use protocol='http/protobuf'",
+            "cannot use an http protocol",
         ),
         (
-            "OTLPSpanExporter(protocol='http/json')",
-            "'http/protobuf' or 'grpc'",
+            "OTLPSpanExporter(protocol='http/xml')",
+            "'http/protobuf', 'http/json' or 'grpc'",
         ),
         ("OTLPSpanExporter(compression='zstd')", "compression"),
         (
@@ -482,4 +489,73 @@ fn headers_from_the_spec_replace_the_process_environment() {
             "{headers:?}"
         );
     });
+}
+
+// --- OpenTelemetry's configuration file (SPEC 10) -----------------------------------------
+
+fn yaml_settings(dir: &std::path::Path, exporter: &str) -> Settings {
+    let path = dir.join("otel.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "file_format: \"1.1\"\nresource:\n  attributes: [{{name: service.name, value: otlp-test}}]\ntracer_provider:\n  processors:\n    - batch:\n        schedule_delay: 50\n        exporter:\n{exporter}\n"
+        ),
+    )
+    .unwrap();
+    Settings::loader()
+        .env([("OTEL_CONFIG_FILE", path.display().to_string())])
+        .executable_dir(None)
+        .load()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn yaml_otlp_http_with_json_encoding_and_headers() {
+    let (collector, received) = http_collector().await;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = yaml_settings(
+        dir.path(),
+        &format!(
+            "          otlp_http:\n            endpoint: http://{collector}/v1/traces\n            encoding: json\n            headers: [{{name: x-api-key, value: \"${{KEY:-k3y}}\"}}]\n            headers_list: \"x-api-key=lower,x-tenant=t1\""
+        ),
+    );
+    let (addr, telemetry) = app(settings).await;
+    exercise(addr).await;
+    let telemetry = common::flushed(telemetry).await;
+    let spans = received.wait(2).await;
+    assert_the_trace(&spans);
+    let headers = received.headers();
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k == "content-type" && v.contains("json")),
+        "{headers:?}"
+    );
+    assert!(
+        headers.contains(&("x-api-key".into(), "k3y".into())),
+        "{headers:?}"
+    );
+    assert!(
+        headers.contains(&("x-tenant".into(), "t1".into())),
+        "{headers:?}"
+    );
+    drop(telemetry);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn yaml_otlp_grpc_receives_the_trace() {
+    let (collector, received) = grpc_collector().await;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = yaml_settings(
+        dir.path(),
+        &format!(
+            "          otlp_grpc:\n            endpoint: http://{collector}\n            compression: none\n            timeout: 5000"
+        ),
+    );
+    let (addr, telemetry) = app(settings).await;
+    exercise(addr).await;
+    let telemetry = common::flushed(telemetry).await;
+    let spans = received.wait(2).await;
+    assert_the_trace(&spans);
+    drop(telemetry);
 }

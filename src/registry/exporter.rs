@@ -14,6 +14,15 @@ use crate::stats::ExportCounters;
 use crate::error::BoxError;
 type BuildFn = dyn FnOnce(&BuildContext<'_>) -> Result<Box<dyn SpanProcessor>, BoxError> + Send;
 
+/// The span processor a configuration asked for (OpenTelemetry's file names one per exporter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Processing {
+    /// Export each span as it ends.
+    Simple,
+    /// Batches, on our export thread, with these settings.
+    Batch(ThreadConfig),
+}
+
 /// What an exporter's build step can see at install time.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -21,9 +30,24 @@ pub struct BuildContext<'a> {
     pub(crate) environment: &'a Environment,
     pub(crate) sample_rate: Option<f64>,
     pub(crate) counters: Arc<ExportCounters>,
+    pub(crate) processing: Option<Processing>,
 }
 
 impl BuildContext<'_> {
+    /// The batching to use: the configuration's, else `default`.
+    pub(crate) fn batching(&self, default: ThreadConfig) -> ThreadConfig {
+        match self.processing {
+            Some(Processing::Batch(config)) => config,
+            _ => default,
+        }
+    }
+
+    /// The configuration asked for a simple processor.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    pub(crate) fn simple(&self) -> bool {
+        self.processing == Some(Processing::Simple)
+    }
+
     /// The environment the settings were loaded from (read variables through it, never from
     /// the process, so a loader's explicit environment holds for exporters too).
     pub fn environment(&self) -> &Environment {
@@ -153,7 +177,7 @@ impl ExporterComponent {
             Ok(ThreadProcessor::spawn(
                 "exporter",
                 exporter,
-                ThreadConfig::default(),
+                cx.batching(ThreadConfig::default()),
                 cx.export_counters(),
                 Hooks::default(),
             )?)

@@ -17,6 +17,7 @@ use opentelemetry_sdk::trace::ShouldSample;
 /// OpenCensus's sampler, decided exactly as OpenCensus decides (defined in `samplers`).
 pub use crate::samplers::ProbabilitySampler;
 pub use args::{ArgError, Args};
+pub(crate) use exporter::Processing;
 pub use exporter::{BuildContext, ExporterComponent};
 
 use crate::error::ErrorKind;

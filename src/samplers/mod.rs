@@ -2,6 +2,7 @@
 //! ones the standard `OTEL_TRACES_SAMPLER` values name.
 
 mod microsoft;
+pub(crate) mod otel;
 pub(crate) mod rules;
 
 use std::collections::{HashMap, VecDeque};

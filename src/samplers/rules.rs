@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use opentelemetry::trace::{Link, SpanKind, TraceId};
+use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId};
 use opentelemetry::{Context, KeyValue, Value};
 use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
 
@@ -101,6 +101,85 @@ fn glob_one(pattern: &str, text: &str) -> bool {
     rest.len() >= last.len() && rest.ends_with(last)
 }
 
+/// Where a span's parent is (OpenTelemetry's `parent` condition).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ParentMatch {
+    None,
+    Remote,
+    Local,
+}
+
+/// An attribute condition (OpenTelemetry's `attribute_values` / `attribute_patterns`):
+/// non-string values match by their string form, an array when any item matches.
+#[derive(Debug, Clone)]
+pub(crate) enum AttributeMatch {
+    Values {
+        key: String,
+        values: Vec<String>,
+    },
+    Patterns {
+        key: String,
+        /// Empty: every value is included.
+        included: Vec<String>,
+        excluded: Vec<String>,
+    },
+}
+
+/// `*` any run of characters (none included), `?` exactly one; case-sensitive.
+pub(crate) fn wildcard(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut i, mut j) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while j < t.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == t[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some((i, j));
+            i += 1;
+        } else if let Some((si, sj)) = star {
+            i = si + 1;
+            j = sj + 1;
+            star = Some((si, sj + 1));
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|c| *c == '*')
+}
+
+fn string_forms(v: &Value) -> Vec<std::borrow::Cow<'_, str>> {
+    use opentelemetry::Array;
+    match v {
+        Value::Array(Array::String(items)) => items.iter().map(|s| s.as_str().into()).collect(),
+        Value::Array(Array::Bool(items)) => items.iter().map(|b| b.to_string().into()).collect(),
+        Value::Array(Array::I64(items)) => items.iter().map(|b| b.to_string().into()).collect(),
+        Value::Array(Array::F64(items)) => items.iter().map(|b| b.to_string().into()).collect(),
+        other => vec![other.as_str()],
+    }
+}
+
+impl AttributeMatch {
+    fn matches(&self, attributes: &[KeyValue]) -> bool {
+        let key = match self {
+            AttributeMatch::Values { key, .. } | AttributeMatch::Patterns { key, .. } => key,
+        };
+        let Some(kv) = attributes.iter().rev().find(|kv| kv.key.as_str() == key) else {
+            return false;
+        };
+        string_forms(&kv.value).iter().any(|v| match self {
+            AttributeMatch::Values { values, .. } => values.iter().any(|want| want == v),
+            AttributeMatch::Patterns {
+                included, excluded, ..
+            } => {
+                (included.is_empty() || included.iter().any(|p| wildcard(p, v)))
+                    && !excluded.iter().any(|p| wildcard(p, v))
+            }
+        })
+    }
+}
+
 /// What one rule requires; every matcher given must match.
 #[derive(Debug, Clone)]
 pub(crate) struct Matcher {
@@ -110,6 +189,27 @@ pub(crate) struct Matcher {
     /// Upper-case methods; empty: any.
     pub(crate) methods: Vec<String>,
     pub(crate) host: Option<HostExcludeList>,
+    /// OpenTelemetry's `span_kinds` (non-empty: replaces `kind`).
+    pub(crate) span_kinds: Vec<SpanKind>,
+    /// OpenTelemetry's `parent` (empty: any).
+    pub(crate) parent: Vec<ParentMatch>,
+    pub(crate) attributes: Vec<AttributeMatch>,
+}
+
+impl Matcher {
+    /// A matcher with only `kind` (add conditions by setting fields).
+    pub(crate) fn kind(kind: KindMatch) -> Self {
+        Matcher {
+            kind,
+            path: None,
+            route: None,
+            methods: Vec::new(),
+            host: None,
+            span_kinds: Vec::new(),
+            parent: Vec::new(),
+            attributes: Vec::new(),
+        }
+    }
 }
 
 /// What a span's start attributes say about it.
@@ -177,8 +277,24 @@ impl<'a> Facts<'a> {
 }
 
 impl Matcher {
-    pub(crate) fn matches(&self, kind: &SpanKind, f: &Facts<'_>) -> bool {
-        if !self.kind.matches(kind) {
+    pub(crate) fn matches(
+        &self,
+        kind: &SpanKind,
+        f: &Facts<'_>,
+        attributes: &[KeyValue],
+        parent: ParentMatch,
+    ) -> bool {
+        if self.span_kinds.is_empty() {
+            if !self.kind.matches(kind) {
+                return false;
+            }
+        } else if !self.span_kinds.contains(kind) {
+            return false;
+        }
+        if !self.parent.is_empty() && !self.parent.contains(&parent) {
+            return false;
+        }
+        if !self.attributes.iter().all(|a| a.matches(attributes)) {
             return false;
         }
         if let Some(paths) = &self.path {
@@ -224,6 +340,9 @@ pub(crate) struct RuleSampler {
     default_rate: Option<f64>,
     /// Write `_MS.sampleRate` (for exporters that carry a per-span rate).
     write_rate: bool,
+    /// A span no rule matches inside a request a rule decided is decided as the request
+    /// (`SAMPLING_RULES`); OpenTelemetry's `rule_based` does not.
+    inherit: bool,
     recent: Arc<RecentRates>,
 }
 
@@ -239,8 +358,15 @@ impl RuleSampler {
             default,
             default_rate,
             write_rate,
+            inherit: true,
             recent: Arc::default(),
         }
+    }
+
+    /// Without `SAMPLING_RULES`' inheritance (OpenTelemetry's `rule_based`).
+    pub(crate) fn without_inheritance(mut self) -> Self {
+        self.inherit = false;
+        self
     }
 }
 
@@ -267,13 +393,23 @@ impl ShouldSample for RuleSampler {
         links: &[Link],
     ) -> SamplingResult {
         let (parent_sampled, parent_local) = parent_state(parent_context);
+        let parent = match parent_context
+            .filter(|cx| cx.has_active_span())
+            .map(|cx| cx.span().span_context().clone())
+            .filter(|sc| sc.is_valid())
+        {
+            None => ParentMatch::None,
+            Some(sc) if sc.is_remote() => ParentMatch::Remote,
+            Some(_) => ParentMatch::Local,
+        };
         let facts = Facts::of(attributes);
         let rule = self
             .rules
             .iter()
-            .find(|r| r.matcher.matches(span_kind, &facts));
+            .find(|r| r.matcher.matches(span_kind, &facts, attributes, parent));
         // No rule of its own, inside a request a rule decided: as the request, with its rate.
         if rule.is_none()
+            && self.inherit
             && parent_sampled
             && parent_local
             && let Some(rate) = self.recent.get(trace_id)
@@ -336,13 +472,7 @@ mod tests {
     }
 
     fn matcher(kind: KindMatch) -> Matcher {
-        Matcher {
-            kind,
-            path: None,
-            route: None,
-            methods: Vec::new(),
-            host: None,
-        }
+        Matcher::kind(kind)
     }
 
     fn paths(p: &str) -> Option<PathExcludeList> {
@@ -464,7 +594,11 @@ mod tests {
             ),
         ];
         for (i, (m, want)) in table.iter().enumerate() {
-            assert_eq!(m.matches(&server, &f), *want, "row {i}: {m:?}");
+            assert_eq!(
+                m.matches(&server, &f, &request, ParentMatch::None),
+                *want,
+                "row {i}: {m:?}"
+            );
         }
         // A call: path and host from url.full.
         let call = [
@@ -481,8 +615,55 @@ mod tests {
             host: Some(HostExcludeList::parse(&["internal.example.com"]).unwrap()),
             ..matcher(KindMatch::Client)
         };
-        assert!(m.matches(&SpanKind::Client, &f));
-        assert!(!m.matches(&SpanKind::Server, &f));
+        assert!(m.matches(&SpanKind::Client, &f, &call, ParentMatch::None));
+        assert!(!m.matches(&SpanKind::Server, &f, &call, ParentMatch::None));
+    }
+
+    #[test]
+    fn opentelemetry_conditions() {
+        assert!(wildcard("/internal/*", "/internal/a/b"));
+        assert!(wildcard("a?c", "abc"));
+        assert!(!wildcard("a?c", "ac"));
+        assert!(wildcard("*", ""));
+        assert!(wildcard("4*", "404"));
+        assert!(!wildcard("/x", "/x/y"));
+        let attrs = [
+            KeyValue::new("http.response.status_code", 404i64),
+            KeyValue::new("db.operation", "PING"),
+        ];
+        let f = Facts::of(&attrs);
+        let values = |key: &str, v: &[&str]| AttributeMatch::Values {
+            key: key.into(),
+            values: v.iter().map(|s| s.to_string()).collect(),
+        };
+        let m = Matcher {
+            span_kinds: vec![SpanKind::Client],
+            attributes: vec![values("db.operation", &["PING"])],
+            ..matcher(KindMatch::Server)
+        };
+        assert!(m.matches(&SpanKind::Client, &f, &attrs, ParentMatch::None));
+        assert!(!m.matches(&SpanKind::Server, &f, &attrs, ParentMatch::None));
+        let m = Matcher {
+            attributes: vec![values("http.response.status_code", &["404"])],
+            parent: vec![ParentMatch::None],
+            ..matcher(KindMatch::Any)
+        };
+        assert!(m.matches(&SpanKind::Internal, &f, &attrs, ParentMatch::None));
+        assert!(!m.matches(&SpanKind::Internal, &f, &attrs, ParentMatch::Remote));
+        let m = Matcher {
+            attributes: vec![AttributeMatch::Patterns {
+                key: "http.response.status_code".into(),
+                included: vec!["4*".into()],
+                excluded: vec!["404".into()],
+            }],
+            ..matcher(KindMatch::Any)
+        };
+        assert!(!m.matches(&SpanKind::Internal, &f, &attrs, ParentMatch::None));
+        let missing = Matcher {
+            attributes: vec![values("absent", &["x"])],
+            ..matcher(KindMatch::Any)
+        };
+        assert!(!missing.matches(&SpanKind::Internal, &f, &attrs, ParentMatch::None));
     }
 
     fn decide(s: &RuleSampler, attrs: &[KeyValue]) -> (bool, Option<f64>) {

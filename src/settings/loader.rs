@@ -30,6 +30,8 @@ pub struct SettingsLoader {
     registry: Option<Registry>,
     /// The registry of an earlier load (a reload), shared rather than rebuilt.
     shared_registry: Option<Arc<Registry>>,
+    /// `config` is OpenTelemetry's configuration file whatever its name (a reload of one).
+    yaml: bool,
 }
 
 impl SettingsLoader {
@@ -100,6 +102,7 @@ impl SettingsLoader {
             exe_dir: Some(None),
             registry: None,
             shared_registry: Some(settings.registry.clone()),
+            yaml: settings.format == super::Format::OtelYaml,
         }
     }
 
@@ -141,6 +144,31 @@ impl SettingsLoader {
             Some(r) => r,
             None => Arc::new(self.registry.unwrap_or_default()),
         };
+
+        // 0. OpenTelemetry's configuration file, when named: it is the whole configuration.
+        let yaml_file = match &self.config {
+            Some(path) if self.yaml || super::otel::is_yaml_path(path) => Some(path.clone()),
+            Some(_) => None,
+            None => super::otel::named_file(&env).map(|(path, _)| match &self.cwd {
+                Some(dir) if path.is_relative() => dir.join(path),
+                _ => path,
+            }),
+        };
+        if let Some(path) = yaml_file {
+            let mut scratch = Vec::new();
+            let toml = if self.config.is_none() {
+                discover(
+                    None,
+                    &env,
+                    self.cwd,
+                    self.exe_dir.unwrap_or_else(exe_dir),
+                    &mut scratch,
+                )
+            } else {
+                None
+            };
+            return Self::load_yaml(path, env, registry, toml);
+        }
 
         // 1. Which file.
         let file = discover(
@@ -339,6 +367,50 @@ impl SettingsLoader {
         settings.environment.connection_string = standard.connection_string;
         settings.environment.instrumentation_key = standard.instrumentation_key;
         settings.warnings = warnings;
+        (settings, problems)
+    }
+}
+
+impl SettingsLoader {
+    /// OpenTelemetry's file: the schema's defaults, the file, and of the variables only the
+    /// Application Insights connection string (every Azure exporter falls back to it).
+    fn load_yaml(
+        path: PathBuf,
+        env: Vec<EnvVar>,
+        registry: Arc<Registry>,
+        toml: Option<PathBuf>,
+    ) -> (Settings, Vec<Problem>) {
+        let mut problems = Vec::new();
+        let standard = standard::read(&env);
+        for p in &standard.problems {
+            if p.origin().and_then(|o| o.env_var()).is_some_and(|v| {
+                v.starts_with("APPLICATIONINSIGHTS_") || v.starts_with("APPINSIGHTS_")
+            }) {
+                problems.push(p.clone());
+            }
+        }
+        let mut settings = Settings {
+            file: Some(path.clone()),
+            environment: Environment {
+                vars: Arc::new(env),
+                connection_string: standard.connection_string,
+                instrumentation_key: standard.instrumentation_key,
+                ..Environment::default()
+            },
+            registry,
+            ..Settings::default()
+        };
+        super::otel::load(&path, &mut settings, &mut problems);
+        if let Some(toml) = toml {
+            settings.warnings.push(Warning {
+                message: format!(
+                    "{} is not read: OpenTelemetry's configuration file {} is the whole configuration",
+                    toml.display(),
+                    path.display()
+                ),
+                origin: None,
+            });
+        }
         (settings, problems)
     }
 }

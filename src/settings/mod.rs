@@ -14,6 +14,7 @@ mod env;
 mod file;
 pub(crate) mod keys;
 mod loader;
+pub(crate) mod otel;
 pub(crate) mod rules;
 pub(crate) mod standard;
 
@@ -55,6 +56,16 @@ impl fmt::Display for Warning {
 pub(crate) enum RawValue {
     Str(String),
     List(Vec<String>),
+}
+
+/// Which front-end the settings came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Format {
+    /// `opencensus.toml`, the variables, code.
+    #[default]
+    Opencensus,
+    /// OpenTelemetry's configuration file (`OTEL_CONFIG_FILE`).
+    OtelYaml,
 }
 
 /// One value of one source, before layering.
@@ -118,8 +129,24 @@ pub struct Settings {
     /// `RELOAD_INTERVAL`, seconds (0: off).
     pub(crate) reload_interval: Setting<f64>,
     pub(crate) service_name: Option<Setting<String>>,
-    pub(crate) resource_attributes: Vec<Setting<(String, String)>>,
+    pub(crate) resource_attributes: Vec<Setting<(String, opentelemetry::Value)>>,
+    /// The resource's schema URL (OpenTelemetry's file).
+    pub(crate) resource_schema_url: Option<Setting<String>>,
     pub(crate) sdk_disabled: Option<Setting<bool>>,
+    /// The front-end.
+    pub(crate) format: Format,
+    /// For spec strings written by the YAML front-end: where each argument's value was in the
+    /// file (a component's error about it points there).
+    pub(crate) spec_positions: HashMap<Key, Vec<(std::ops::Range<usize>, Origin)>>,
+    /// The span processor the file asked for (`batch` with its settings, or `simple`); `None`:
+    /// each exporter's own.
+    pub(crate) processing: Option<Setting<crate::registry::Processing>>,
+    /// Span limits (OpenTelemetry's file); `None`: the SDK's defaults.
+    pub(crate) span_limits: Option<Setting<opentelemetry_sdk::trace::SpanLimits>>,
+    /// `SAMPLING_RULES` semantics: a span with no rule of its own inside a request a rule
+    /// decided is decided as that request (ours); OpenTelemetry's `rule_based` has no such
+    /// inheritance.
+    pub(crate) rules_inherit: bool,
     pub(crate) environment: Environment,
     pub(crate) warnings: Vec<Warning>,
     /// What `standard` variables showed for a key, when in effect (for display).
@@ -173,7 +200,13 @@ impl Default for Settings {
             reload_interval: default_setting(rules::DEFAULT_RELOAD_SECS),
             service_name: None,
             resource_attributes: Vec::new(),
+            resource_schema_url: None,
             sdk_disabled: None,
+            format: Format::Opencensus,
+            spec_positions: HashMap::new(),
+            processing: None,
+            span_limits: None,
+            rules_inherit: true,
             environment: Environment::default(),
             warnings: Vec::new(),
             shown: HashMap::new(),
@@ -376,6 +409,24 @@ impl Settings {
         match key {
             Key::ExcludeHostnames => &self.exclude_hostnames,
             _ => &self.exclude_paths,
+        }
+    }
+
+    /// What the report and errors call `key`: its name in `[OPENCENSUS.TRACE]`, or its path in
+    /// OpenTelemetry's file.
+    pub(crate) fn key_label(&self, key: Key) -> String {
+        match self.format {
+            Format::Opencensus => key.name().to_string(),
+            Format::OtelYaml => match key {
+                Key::Sampler => "tracer_provider.sampler",
+                Key::Exporter => "tracer_provider.processors[0].exporter",
+                Key::Propagator => "propagator",
+                Key::ExcludePaths => "instrumentation/development.rust.http.server.excluded_paths",
+                Key::ExcludeHostnames => {
+                    "instrumentation/development.rust.http.client.excluded_hosts"
+                }
+            }
+            .to_string(),
         }
     }
 

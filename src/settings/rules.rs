@@ -31,12 +31,41 @@ pub struct SamplingRule {
     pub host: Option<String>,
     /// `kind=`: `server` (the default), `client` or `any`.
     pub kind: Option<String>,
+    /// OpenTelemetry's `attribute_values`: the attribute, and the values (as strings) that match.
+    pub attribute_values: Option<(String, Vec<String>)>,
+    /// OpenTelemetry's `attribute_patterns`: the attribute, the `*`/`?` patterns it must match
+    /// (empty: any) and those it must not.
+    pub attribute_patterns: Option<(String, Vec<String>, Vec<String>)>,
+    /// OpenTelemetry's `span_kinds` (`server`, `client`, ...); empty: as `kind=` says.
+    pub span_kinds: Vec<String>,
+    /// OpenTelemetry's `parent`: `none`, `remote`, `local` (empty: any).
+    pub parent: Vec<String>,
     /// The sampler's spec string.
     pub sampler: String,
     /// Where the rule was written (its own line of the file, or the variable).
     pub origin: Origin,
     /// Its position in the list, from 0 (what messages call it).
     pub(crate) position: usize,
+}
+
+impl SamplingRule {
+    /// A rule of OpenTelemetry's `rule_based` sampler: any span kind, no matcher yet.
+    pub(crate) fn otel(sampler: String, origin: Origin) -> Self {
+        SamplingRule {
+            path: None,
+            route: None,
+            method: Vec::new(),
+            host: None,
+            kind: Some("any".to_string()),
+            attribute_values: None,
+            attribute_patterns: None,
+            span_kinds: Vec::new(),
+            parent: Vec::new(),
+            sampler,
+            origin,
+            position: 0,
+        }
+    }
 }
 
 impl fmt::Display for SamplingRule {
@@ -63,6 +92,31 @@ impl fmt::Display for SamplingRule {
         }
         if let Some(h) = &self.host {
             put(f, "host", h)?;
+        }
+        if !self.span_kinds.is_empty() {
+            put(f, "span_kinds", &self.span_kinds.join(","))?;
+        }
+        if !self.parent.is_empty() {
+            put(f, "parent", &self.parent.join(","))?;
+        }
+        if let Some((k, values)) = &self.attribute_values {
+            put(f, k, &format!("{values:?}"))?;
+        }
+        if let Some((k, included, excluded)) = &self.attribute_patterns {
+            let mut shown = String::new();
+            if !included.is_empty() {
+                shown.push_str(&format!("like {included:?}"));
+            }
+            if !excluded.is_empty() {
+                if !shown.is_empty() {
+                    shown.push(' ');
+                }
+                shown.push_str(&format!("not like {excluded:?}"));
+            }
+            put(f, k, &shown)?;
+        }
+        if first {
+            f.write_str("any span")?;
         }
         write!(f, " -> {}", self.sampler)
     }
@@ -117,16 +171,9 @@ fn rule(
     index: usize,
     origin: Origin,
 ) -> Result<SamplingRule, Problem> {
-    let mut rule = SamplingRule {
-        path: None,
-        route: None,
-        method: Vec::new(),
-        host: None,
-        kind: None,
-        sampler: String::new(),
-        origin: origin.clone(),
-        position: index,
-    };
+    let mut rule = SamplingRule::otel(String::new(), origin.clone());
+    rule.kind = None;
+    rule.position = index;
     let mut sampler = None;
     let mut matchers = 0;
     for (key, value) in fields {

@@ -26,7 +26,7 @@ pub(crate) struct StandardEntry {
 pub(crate) struct Standard {
     pub(crate) entries: Vec<StandardEntry>,
     pub(crate) service_name: Option<Setting<String>>,
-    pub(crate) resource_attributes: Vec<Setting<(String, String)>>,
+    pub(crate) resource_attributes: Vec<Setting<(String, opentelemetry::Value)>>,
     pub(crate) sdk_disabled: Option<Setting<bool>>,
     pub(crate) connection_string: Option<Setting<Secret>>,
     pub(crate) instrumentation_key: Option<Setting<Secret>>,
@@ -100,8 +100,8 @@ pub(crate) fn read(vars: &[EnvVar]) -> Standard {
             Ok(list) => {
                 out.resource_attributes = list
                     .into_iter()
-                    .map(|kv| Setting {
-                        value: kv,
+                    .map(|(k, v)| Setting {
+                        value: (k, opentelemetry::Value::from(v)),
                         origin: Origin::env("OTEL_RESOURCE_ATTRIBUTES"),
                     })
                     .collect()

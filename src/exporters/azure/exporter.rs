@@ -261,12 +261,13 @@ pub(crate) fn build(
     let processor = ThreadProcessor::spawn(
         "azure",
         wrapped,
-        ThreadConfig {
+        // OpenTelemetry's file gives the batching to the processor; else the keywords.
+        cx.batching(ThreadConfig {
             max_batch_size: config.max_batch_size,
             export_interval: config.export_interval,
             // At least two full batches, so a healthy exporter never fills the queue.
             max_queue_size: crate::export_thread::QUEUE_SPANS.max(2 * config.max_batch_size),
-        },
+        }),
         counters,
         Hooks {
             background: Some(Box::pin(async move { drain.drain_forever().await })),

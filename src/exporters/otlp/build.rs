@@ -78,14 +78,18 @@ fn header_pairs(
 fn build_exporter(config: &OtlpConfig) -> Result<opentelemetry_otlp::SpanExporter, BoxError> {
     let headers = header_pairs(config)?;
     match config.protocol.value {
-        Protocol::HttpProtobuf => {
+        Protocol::HttpProtobuf | Protocol::HttpJson => {
             let client = reqwest::Client::builder()
                 .timeout(config.timeout.value)
                 .no_proxy()
                 .build()?;
             let mut builder = opentelemetry_otlp::SpanExporter::builder()
                 .with_http()
-                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                .with_protocol(if config.protocol.value == Protocol::HttpJson {
+                    opentelemetry_otlp::Protocol::HttpJson
+                } else {
+                    opentelemetry_otlp::Protocol::HttpBinary
+                })
                 .with_endpoint(config.endpoint.value.clone())
                 .with_timeout(config.timeout.value)
                 .with_http_client(HttpSender { client, headers });
@@ -135,10 +139,20 @@ pub(super) fn factory(grpc_class: bool) -> Factory {
         let component = ExporterComponent::processor({
             let config = config.clone();
             move |cx| -> Result<ThreadProcessor, BoxError> {
+                // `simple`: each span is sent as it ends, one a request, from the export
+                // thread (whose runtime the HTTP and gRPC clients need), never the app's.
+                let batching = if cx.simple() {
+                    ThreadConfig {
+                        max_batch_size: 1,
+                        ..ThreadConfig::default()
+                    }
+                } else {
+                    cx.batching(ThreadConfig::default())
+                };
                 ThreadProcessor::spawn_built(
                     "otlp",
                     || build_exporter(&config),
-                    ThreadConfig::default(),
+                    batching,
                     cx.export_counters(),
                     Hooks::default(),
                 )

@@ -36,6 +36,7 @@ pub(crate) const GRPC_NAME: &str =
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Protocol {
     HttpProtobuf,
+    HttpJson,
     Grpc,
 }
 
@@ -44,6 +45,7 @@ impl Protocol {
     fn name(self) -> &'static str {
         match self {
             Protocol::HttpProtobuf => "http/protobuf",
+            Protocol::HttpJson => "http/json",
             Protocol::Grpc => "grpc",
         }
     }
@@ -105,6 +107,7 @@ fn parse_protocol(v: &str) -> Option<Protocol> {
     match v.trim().to_ascii_lowercase().as_str() {
         "grpc" => Some(Protocol::Grpc),
         "http/protobuf" => Some(Protocol::HttpProtobuf),
+        "http/json" => Some(Protocol::HttpJson),
         _ => None,
     }
 }
@@ -127,20 +130,24 @@ fn configure(args: &Args<'_>, grpc_class: bool) -> Result<OtlpConfig, ArgError> 
             let Some(proto) = parse_protocol(p) else {
                 let v = args.get("protocol").map(|v| (*v).clone());
                 return Err(match v {
-                    Some(v) => args.invalid("protocol", "'http/protobuf' or 'grpc'", &v),
-                    None => ArgError::invalid("protocol must be 'http/protobuf' or 'grpc'"),
+                    Some(v) => {
+                        args.invalid("protocol", "'http/protobuf', 'http/json' or 'grpc'", &v)
+                    }
+                    None => {
+                        ArgError::invalid("protocol must be 'http/protobuf', 'http/json' or 'grpc'")
+                    }
                 });
             };
-            if grpc_class && proto == Protocol::HttpProtobuf {
+            if grpc_class && proto != Protocol::Grpc {
                 let span = args
                     .get("protocol")
                     .map(|v| v.span.clone())
                     .unwrap_or(args.call_span());
                 return Err(ArgError::invalid(
-                    "the gRPC exporter class (opentelemetry.exporter.otlp.proto.grpc...) cannot use protocol='http/protobuf'",
+                    "the gRPC exporter class (opentelemetry.exporter.otlp.proto.grpc...) cannot use an http protocol",
                 )
                 .at(span)
-                .with_help(format!("use {HTTP_NAME} for http/protobuf")));
+                .with_help(format!("use {HTTP_NAME} for http/protobuf and http/json")));
             }
             From {
                 value: proto,
@@ -166,9 +173,7 @@ fn configure(args: &Args<'_>, grpc_class: bool) -> Result<OtlpConfig, ArgError> 
                 None => {
                     return Err(env_error(
                         var,
-                        format!(
-                            "{var} must be grpc or http/protobuf, found `{v}` (http/json is not supported)"
-                        ),
+                        format!("{var} must be grpc, http/protobuf or http/json, found `{v}`"),
                     ));
                 }
             },
@@ -193,7 +198,7 @@ fn configure(args: &Args<'_>, grpc_class: bool) -> Result<OtlpConfig, ArgError> 
                 Some((v, var)) => {
                     let base = v.trim_end_matches('/');
                     let value = match protocol.value {
-                        Protocol::HttpProtobuf => format!("{base}/v1/traces"),
+                        Protocol::HttpProtobuf | Protocol::HttpJson => format!("{base}/v1/traces"),
                         Protocol::Grpc => base.to_string(),
                     };
                     From {
@@ -203,7 +208,9 @@ fn configure(args: &Args<'_>, grpc_class: bool) -> Result<OtlpConfig, ArgError> 
                 }
                 None => From {
                     value: match protocol.value {
-                        Protocol::HttpProtobuf => "http://localhost:4318/v1/traces".into(),
+                        Protocol::HttpProtobuf | Protocol::HttpJson => {
+                            "http://localhost:4318/v1/traces".into()
+                        }
                         Protocol::Grpc => "http://localhost:4317".into(),
                     },
                     origin: "default".into(),

@@ -1,0 +1,196 @@
+//! OpenTelemetry's declarative configuration file (`OTEL_CONFIG_FILE`, the
+//! `opentelemetry-configuration` schema, `file_format` 1.x) as a second front-end: the YAML is
+//! read with positions (`yaml`), substituted (`subst`), validated strictly section by section
+//! (`read`, with `ctx` for what they share) and expressed as the same [`Settings`] the TOML
+//! front-end produces, so everything after it (resolve, install, check, reload) is one
+//! pipeline. While the file is in use it is the whole configuration (SPEC 10).
+
+mod ctx;
+pub(crate) mod read;
+mod subst;
+mod yaml;
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+
+use crate::environment::EnvVar;
+use crate::error::{ErrorKind, Problem};
+use crate::origin::{Origin, Setting};
+use crate::settings::{Settings, Warning};
+
+/// The variables that name the file, in precedence order.
+pub(crate) const FILE_VARS: [&str; 2] = ["OTEL_CONFIG_FILE", "OTEL_EXPERIMENTAL_CONFIG_FILE"];
+
+/// The file the environment names (an empty value is unset), and the variable that named it.
+pub(crate) fn named_file(env: &[EnvVar]) -> Option<(PathBuf, &'static str)> {
+    FILE_VARS.iter().find_map(|name| {
+        let var = env.iter().rev().find(|v| v.name == *name)?;
+        let value = var.value.as_ref().ok()?.trim();
+        (!value.is_empty()).then(|| (PathBuf::from(value), *name))
+    })
+}
+
+/// Whether a path given directly (`check --config`) is a YAML file.
+pub(crate) fn is_yaml_path(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
+}
+
+struct EnvLookup<'a> {
+    env: &'a [EnvVar],
+    used: RefCell<Vec<String>>,
+}
+
+impl subst::Lookup for EnvLookup<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        self.used.borrow_mut().push(name.to_string());
+        let var = self.env.iter().rev().find(|v| v.name == name)?;
+        var.value.as_ref().ok().cloned()
+    }
+}
+
+/// Reads the file at `path` into `settings` (which starts from the schema's defaults), with
+/// every problem found. `settings.environment` must hold the variables already.
+pub(crate) fn load(path: &Path, settings: &mut Settings, problems: &mut Vec<Problem>) {
+    apply_schema_defaults(settings);
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(err) => {
+            problems.push(
+                Problem::new(
+                    ErrorKind::Io,
+                    format!(
+                        "cannot read the configuration file {}: {err}",
+                        path.display()
+                    ),
+                )
+                .at(Origin::File {
+                    path: path.to_path_buf(),
+                    line: 1,
+                })
+                .caused_by(err),
+            );
+            return;
+        }
+    };
+    let env = settings.environment.vars.clone();
+    let lookup = EnvLookup {
+        env: &env,
+        used: RefCell::new(Vec::new()),
+    };
+    let mut ctx = ctx::Ctx {
+        path,
+        source: &text,
+        problems: Vec::new(),
+        warnings: Vec::new(),
+        secrets: Vec::new(),
+    };
+    match yaml::parse(&text, &lookup) {
+        Ok(root) => {
+            // Secrets first, so no error (wherever it is found) shows one.
+            if let Some(root) = &root {
+                mark_secrets(&mut ctx, root);
+            }
+            read::read(&mut ctx, root.as_ref(), settings)
+        }
+        Err(errors) => {
+            for e in errors {
+                let mut p = ctx.problem(ErrorKind::Yaml, "", e.pos, e.len, e.message);
+                for h in e.help {
+                    p = p.help(h);
+                }
+                ctx.problems.push(p);
+            }
+        }
+    }
+    // The OTEL_* variables are ignored while the file is in use, unless the file names them.
+    let used = lookup.used.into_inner();
+    let mut ignored: Vec<&str> = env
+        .iter()
+        .filter(|v| {
+            v.name.starts_with("OTEL_")
+                && !FILE_VARS.contains(&v.name.as_str())
+                && v.value.as_ref().is_ok_and(|s| !s.trim().is_empty())
+                && !used.contains(&v.name)
+        })
+        .map(|v| v.name.as_str())
+        .collect();
+    ignored.sort_unstable();
+    ignored.dedup();
+    if !ignored.is_empty() {
+        ctx.warnings.push(Warning {
+            message: format!(
+                "{} ignored while the configuration file is in use (the file can name a variable as ${{NAME}})",
+                ignored.join(", ")
+                    + if ignored.len() == 1 { " is" } else { " are" }
+            ),
+            origin: Some(Origin::File {
+                path: path.to_path_buf(),
+                line: 1,
+            }),
+        });
+    }
+    problems.extend(ctx.problems);
+    settings.warnings.extend(ctx.warnings);
+}
+
+/// Every value that is a secret wherever it appears: header values, `headers_list`,
+/// connection strings, instrumentation keys, proxies, credentials.
+fn mark_secrets(ctx: &mut ctx::Ctx<'_>, node: &yaml::Node) {
+    fn all(ctx: &mut ctx::Ctx<'_>, node: &yaml::Node) {
+        match node {
+            yaml::Node::Scalar { .. } => ctx.secret(node),
+            yaml::Node::Map { entries, .. } => entries.iter().for_each(|(_, n)| all(ctx, n)),
+            yaml::Node::Seq { items, .. } => items.iter().for_each(|n| all(ctx, n)),
+        }
+    }
+    match node {
+        yaml::Node::Map { entries, .. } => {
+            for (key, value) in entries {
+                match key.text.as_str() {
+                    "headers_list"
+                    | "connection_string"
+                    | "instrumentation_key"
+                    | "proxies"
+                    | "credential" => all(ctx, value),
+                    "headers" => {
+                        if let yaml::Node::Seq { items, .. } = value {
+                            for item in items {
+                                if let yaml::Node::Map { entries, .. } = item {
+                                    for (k, v) in entries {
+                                        if k.text == "value" {
+                                            all(ctx, v);
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    _ => mark_secrets(ctx, value),
+                }
+            }
+        }
+        yaml::Node::Seq { items, .. } => items.iter().for_each(|n| mark_secrets(ctx, n)),
+        yaml::Node::Scalar { .. } => {}
+    }
+}
+
+/// The schema's defaults for everything the file may omit (not OpenCensus's).
+fn apply_schema_defaults(s: &mut Settings) {
+    let none = |v: Vec<String>| Setting {
+        value: v,
+        origin: Origin::Default,
+    };
+    let default = |v: String| Setting {
+        value: v,
+        origin: Origin::Default,
+    };
+    let sampling = crate::builtins::SAMPLING;
+    s.sampler = default(format!("{sampling}.ParentBased(root={sampling}.ALWAYS_ON)"));
+    s.exporter = default("opencensus_settings.exporters.NoExporter()".into());
+    s.propagator = default(format!("{}(propagators=[])", crate::builtins::COMPOSITE));
+    s.exclude_paths = none(Vec::new());
+    s.exclude_hostnames = none(Vec::new());
+    s.format = crate::settings::Format::OtelYaml;
+}

@@ -779,3 +779,32 @@ fn the_readme_yaml_examples_are_valid() {
         );
     }
 }
+
+#[test]
+fn disabled_still_validates_everything_and_batches_default_as_the_schema_says() {
+    let text = outcome(
+        "file_format: \"1.1\"\ndisabled: true\ntracer_provider:\n  processors: [{batch: {exporter: {otlp_http: {timeout: soon}}}}]\n",
+        &[],
+    );
+    assert!(text.contains("timeout` must be an integer"), "{text}");
+    // Python's defaults (5000 / 2048 / 512) for a batch with no settings.
+    let text = outcome(
+        "file_format: \"1.1\"\ntracer_provider:\n  processors: [{batch: {exporter: {console: }}}]\n",
+        &[],
+    );
+    assert!(
+        text.contains(
+            "batch (schedule_delay=5000ms, max_export_batch_size=512, max_queue_size=2048)"
+        ),
+        "{text}"
+    );
+    // And the OTLP timeout: 10000 ms, bounded by the batch's export_timeout.
+    let text = outcome(
+        "file_format: \"1.1\"\ntracer_provider:\n  processors: [{batch: {export_timeout: 2000, exporter: {otlp_http: }}}]\n",
+        &[],
+    );
+    assert!(
+        text.contains("otlp timeout") && text.contains("2s"),
+        "{text}"
+    );
+}

@@ -194,3 +194,158 @@ fn apply_schema_defaults(s: &mut Settings) {
     s.exclude_hostnames = none(Vec::new());
     s.format = crate::settings::Format::OtelYaml;
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use serde_json::{Map, Value, json};
+
+    use super::yaml::{Node, Scalar};
+
+    fn to_json(node: &Node) -> Value {
+        match node {
+            Node::Scalar { value, .. } => match value {
+                Scalar::Null => Value::Null,
+                Scalar::Bool(b) => json!(b),
+                Scalar::Int(i) => json!(i),
+                Scalar::Float(f) if f.is_nan() => json!({"$float": "nan"}),
+                Scalar::Float(f) if f.is_infinite() => {
+                    json!({"$float": if *f > 0.0 { "inf" } else { "-inf" }})
+                }
+                Scalar::Float(f) => json!(f),
+                Scalar::Str(s) => json!(s),
+            },
+            Node::Map { entries, .. } => {
+                let mut m = Map::new();
+                for (k, v) in entries {
+                    m.insert(k.text.clone(), to_json(v));
+                }
+                Value::Object(m)
+            }
+            Node::Seq { items, .. } => Value::Array(items.iter().map(to_json).collect()),
+        }
+    }
+
+    /// Where we differ from OpenTelemetry Python on purpose: the specification says
+    /// otherwise (or YAML 1.2, which the specification requires, types it otherwise).
+    const DEVIATIONS: &[(&str, &str)] = &[
+        (
+            "env_prefix",
+            "`${env:NAME}` is a reference (Python leaves it as text)",
+        ),
+        (
+            "empty_var_with_default",
+            "an empty variable takes the default (Python: null)",
+        ),
+        (
+            "invalid_leading_digit",
+            "an invalid reference is an error (Python keeps the text)",
+        ),
+        ("invalid_colon_no_dash", "an invalid reference is an error"),
+        ("invalid_empty_braces", "an invalid reference is an error"),
+        ("invalid_unclosed", "an invalid reference is an error"),
+        (
+            "invalid_unclosed_embedded",
+            "an invalid reference is an error",
+        ),
+        ("invalid_question_mark", "an invalid reference is an error"),
+        ("invalid_dollar_in_name", "an invalid reference is an error"),
+        (
+            "invalid_spaces_in_braces",
+            "an invalid reference is an error",
+        ),
+        ("invalid_dash_in_name", "an invalid reference is an error"),
+        ("invalid_dot_in_name", "an invalid reference is an error"),
+        (
+            "invalid_env_prefix_bad_name",
+            "an invalid reference is an error",
+        ),
+        ("invalid_other_prefix", "an unknown prefix is an error"),
+        ("invalid_inside_quoted", "an invalid reference is an error"),
+        (
+            "yamlish_yes_plain",
+            "YAML 1.2: `yes` is a string (PyYAML is YAML 1.1)",
+        ),
+        ("yamlish_on_plain", "YAML 1.2: `on` is a string"),
+        ("yamlish_off_plain", "YAML 1.2: `off` is a string"),
+        (
+            "yamlish_leading_zero_plain",
+            "YAML 1.2: `010` is 10, not octal 8",
+        ),
+        ("yamlish_octal_0o_plain", "YAML 1.2: `0o10` is 8"),
+        (
+            "yamlish_underscore_int_plain",
+            "YAML 1.2: `1_000` is a string",
+        ),
+        ("yamlish_sexagesimal_plain", "YAML 1.2: `1:30` is a string"),
+        ("yamlish_exp_float_plain", "YAML 1.2: `1e3` is a number"),
+        (
+            "yamlish_exp_float_dot_plain",
+            "YAML 1.2: `1.0e3` is a number",
+        ),
+        (
+            "yamlish_date_plain",
+            "YAML 1.2 core schema has no dates: a string",
+        ),
+        ("typed_string_field_yes", "YAML 1.2: `yes` is a string"),
+        ("typed_bool_field_yes", "YAML 1.2: `yes` is a string"),
+        ("typed_int_field_yes", "YAML 1.2: `yes` is a string"),
+        ("typed_string_field_leading_zero", "YAML 1.2: `010` is 10"),
+        ("typed_bool_field_leading_zero", "YAML 1.2: `010` is 10"),
+        ("typed_int_field_leading_zero", "YAML 1.2: `010` is 10"),
+        ("style_explicit_str_tag_int", "`!!str` makes a string"),
+        (
+            "two_refs_adjacent",
+            "types are decided after substitution: `11` is an integer (Python types a value only when it is one reference)",
+        ),
+    ];
+
+    #[test]
+    fn substitution_and_typing_match_opentelemetry_python_except_where_the_spec_differs() {
+        let text = include_str!("../../../tests/otel-config/python-substitution-vectors.json");
+        let vectors: Value = serde_json::from_str(text).unwrap();
+        let mut differ = Vec::new();
+        let mut compared = 0;
+        for case in vectors["cases"].as_array().unwrap() {
+            let name = case["name"].as_str().unwrap();
+            let env: Vec<(String, String)> = case["env"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                .collect();
+            let lookup = |n: &str| env.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+            let ours = super::yaml::parse(case["yaml"].as_str().unwrap(), &lookup);
+            let ours = match ours {
+                Ok(Some(node)) => Some(to_json(&node)),
+                Ok(None) => Some(Value::Null),
+                Err(_) => None,
+            };
+            compared += 1;
+            let theirs = case.get("python").cloned();
+            if ours != theirs {
+                differ.push(format!("{name}: ours {ours:?}, python {theirs:?}"));
+            }
+        }
+        assert!(compared > 150, "{compared}");
+        let unexpected: Vec<&String> = differ
+            .iter()
+            .filter(|d| {
+                !DEVIATIONS
+                    .iter()
+                    .any(|(n, _)| d.starts_with(&format!("{n}:")))
+            })
+            .collect();
+        assert!(unexpected.is_empty(), "{unexpected:#?}");
+        let unused: Vec<&str> = DEVIATIONS
+            .iter()
+            .map(|(n, _)| *n)
+            .filter(|n| !differ.iter().any(|d| d.starts_with(&format!("{n}:"))))
+            .collect();
+        assert!(
+            unused.is_empty(),
+            "deviations that no longer differ: {unused:?}"
+        );
+    }
+}

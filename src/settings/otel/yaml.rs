@@ -262,11 +262,11 @@ fn pos_of(m: &yaml_rust2::scanner::Marker) -> Pos {
 }
 
 impl Builder<'_> {
-    fn scalar(&mut self, text: String, style: TScalarStyle, pos: Pos) -> Node {
+    fn scalar(&mut self, text: String, style: TScalarStyle, pos: Pos, tagged_str: bool) -> Node {
         let quoted = matches!(
             style,
             TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted
-        );
+        ) || tagged_str;
         let len = source_len(self.source, pos.index, &text, style);
         let (after, substituted) = match subst::substitute(&text, self.lookup) {
             Ok(s) => {
@@ -431,7 +431,11 @@ pub(crate) fn parse(source: &str, lookup: &dyn Lookup) -> Result<Option<Node>, V
                 None
             }
             Event::Nothing | Event::StreamStart | Event::DocumentEnd => None,
-            Event::Scalar(text, style, anchor, _tag) => {
+            Event::Scalar(text, style, anchor, tag) => {
+                // `!!str 12` is the string "12".
+                let tagged_str = tag.as_ref().is_some_and(|t| {
+                    t.suffix == "str" && (t.handle == "!!" || t.handle.starts_with("tag:yaml.org"))
+                });
                 let node = if Builder::is_key_position(&stack) {
                     // Keys are kept as written (no substitution).
                     let len = source_len(source, pos.index, &text, style);
@@ -445,7 +449,7 @@ pub(crate) fn parse(source: &str, lookup: &dyn Lookup) -> Result<Option<Node>, V
                         len,
                     }
                 } else {
-                    b.scalar(text, style, pos)
+                    b.scalar(text, style, pos, tagged_str)
                 };
                 if anchor > 0 {
                     b.anchors.push((anchor, node.clone()));

@@ -20,7 +20,13 @@ def parse_args():
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--duration", type=int, default=10)
-    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--connections", type=int, default=0,
+                   help="default: 64 for the users' shape, 32 for the single-worker one")
+    p.add_argument("--shape", default="users",
+                   help="users: a #[tokio::main] multi-thread runtime, 64 connections, an "
+                        "unsampled W3C traceparent on every request (the app users write); "
+                        "single: one Tokio worker, 32 connections, no traceparent (the earlier "
+                        "rounds); all: both, one table each")
     p.add_argument("--modes", default="traced,sampled_out,excluded,peer,outage")
     p.add_argument("--outage", type=int, default=0,
                    help="the soak instead: full load with ingestion down this many seconds, the "
@@ -29,6 +35,13 @@ def parse_args():
     if a.smoke:
         a.rounds, a.duration, a.modes = 1, 2, "traced"
     return a
+
+
+SHAPES = {
+    # runtime, connections, header
+    "users": ("multi", 64, "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"),
+    "single": ("single", 32, None),
+}
 
 
 def read_line_with(proc, prefix):
@@ -66,10 +79,11 @@ def to_us(text):
     return value * {"us": 1, "ms": 1000, "s": 1_000_000}[unit]
 
 
-def wrk(port, path, seconds, connections):
+def wrk(port, path, seconds, connections, header=None):
+    extra = ["-H", header] if header else []
     out = subprocess.run(
-        ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
-         f"http://127.0.0.1:{port}{path}"],
+        ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+        + extra + [f"http://127.0.0.1:{port}{path}"],
         check=True, capture_output=True, text=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
@@ -81,20 +95,45 @@ def wrk(port, path, seconds, connections):
     return rps, total, p50, p99
 
 
-def run(args, mode, sink_port):
+def thread_cpu(pid):
+    """CPU seconds per thread kind: (export threads, everything else)."""
+    export, other = 0.0, 0.0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f.read().strip()
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        secs = (int(fields[11]) + int(fields[12])) / CLK
+        if name.startswith("opencensus-"):
+            export += secs
+        else:
+            other += secs
+    return export, other
+
+
+def run(args, mode, sink_port, shape):
+    runtime, connections, header = SHAPES[shape]
+    connections = args.connections or connections
     path = "/healthz" if mode == "excluded" else "/"
     sink = f"http://127.0.0.1:{sink_port}" if mode != "outage" else "http://127.0.0.1:1"
     with tempfile.TemporaryDirectory() as storage:
         before = sink_count(sink_port)
         proc = subprocess.Popen(
             ["taskset", "-c", "0", args.bin, "server", "--mode", mode, "--sink", sink,
-             "--storage", storage],
+             "--storage", storage, "--runtime", runtime],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         port = int(read_line_with(proc, "PORT="))
-        wrk(port, path, 1, args.connections)  # warm-up
+        wrk(port, path, 1, connections, header)  # warm-up
         cpu0 = cpu_seconds(proc.pid)
-        rps, total, p50, p99 = wrk(port, path, args.duration, args.connections)
+        export0, other0 = thread_cpu(proc.pid)
+        delivered0 = sink_count(sink_port)
+        rps, total, p50, p99 = wrk(port, path, args.duration, connections, header)
         cpu1 = cpu_seconds(proc.pid)
+        export1, other1 = thread_cpu(proc.pid)
+        delivered_during = sink_count(sink_port) - delivered0
         rss = peak_rss_mib(proc.pid)
         proc.stdin.close()
         served = int(read_line_with(proc, "SERVED "))
@@ -105,6 +144,9 @@ def run(args, mode, sink_port):
     return {
         "mode": mode, "rps": rps, "p50": p50, "p99": p99,
         "cpu_us": (cpu1 - cpu0) * 1e6 / max(total, 1), "rss": rss,
+        "worker_us": (other1 - other0) * 1e6 / max(total, 1),
+        "export_us_per_span": (export1 - export0) * 1e6 / max(delivered_during, 1)
+        if delivered_during else 0.0,
         "served": served, "delivered": delivered, "stored_files": stored, "stats": stderr.strip(),
     }
 
@@ -118,6 +160,7 @@ def soak(args):
     """Ingestion down for --outage seconds under full load; the server is SIGKILLed halfway
     through the outage and a new one started on the same storage; then ingestion recovers (load
     still on) and the second server stops gracefully. Every request served must arrive once."""
+    conns = args.connections or 32
     sink = subprocess.Popen(["taskset", "-c", "1", args.bin, "sink", "--track-ids"],
                             stdout=subprocess.PIPE)
     try:
@@ -143,16 +186,16 @@ def soak(args):
                            if f.endswith((".blob", ".lease")))
 
             a, port = start()
-            _, served_a, _, _ = wrk(port, "/", half, args.connections)
+            _, served_a, _, _ = wrk(port, "/", half, conns)
             rss_a = peak_rss_mib(a.pid)
             a.kill()  # SIGKILL, in the middle of the outage
             a.wait()
             files_at_kill = files()
             b, port = start()
-            _, served_b, _, _ = wrk(port, "/", half, args.connections)
+            _, served_b, _, _ = wrk(port, "/", half, conns)
             files_at_end = files()
             sink_get(sink_port, "/ok")
-            _, served_c, _, _ = wrk(port, "/", recovery, args.connections)
+            _, served_c, _, _ = wrk(port, "/", recovery, conns)
             recovered_at = time.time()
             # Load off; the server keeps running until it has resent what storage holds (its
             # backoff may wait up to 60 s before the first resend), 300 s at most.
@@ -170,7 +213,7 @@ def soak(args):
         unique = sink_get(sink_port, "/unique")
         dups = sink_get(sink_port, "/dups")
         print()
-        print(f"soak: ingestion down {2 * half} s under load ({args.connections} connections), "
+        print(f"soak: ingestion down {2 * half} s under load ({conns} connections), "
               f"server SIGKILLed after {half} s and restarted, then {recovery} s of recovery")
         print()
         print("| served | delivered (unique) | duplicates | still stored | lost | stored files at kill / end of outage / after | storage drained in | peak RSS first / second server |")
@@ -189,54 +232,72 @@ def main():
     if args.outage:
         return soak(args)
     modes = [m for m in args.modes.split(",") if m]
+    shapes = list(SHAPES) if args.shape == "all" else [args.shape]
     sink = subprocess.Popen(["taskset", "-c", "1", args.bin, "sink"], stdout=subprocess.PIPE)
+    ok = True
     try:
         sink_port = int(read_line_with(sink, "SINK_PORT="))
-        results = {m: [] for m in ["untraced"] + modes}
-        ratios = {m: [] for m in modes}
-        p99_ratios = {m: [] for m in modes}
-        for r in range(args.rounds):
-            for mode in modes:
-                base = run(args, "untraced", sink_port)
-                res = run(args, mode, sink_port)
-                results["untraced"].append(base)
-                results[mode].append(res)
-                ratios[mode].append(res["rps"] / base["rps"])
-                p99_ratios[mode].append(res["p99"] / base["p99"])
-                print(f"round {r + 1} {mode:12} {res['rps']:10.0f} req/s  vs untraced "
-                      f"{base['rps']:10.0f}  ratio {res['rps'] / base['rps']:.3f}  "
-                      f"delivered {res['delivered']}/{res['served']}", file=sys.stderr)
-                if res["stats"]:
-                    print(f"           {res['stats']}", file=sys.stderr)
-        med = statistics.median
-        print()
-        print(f"{args.rounds} interleaved rounds of {args.duration} s, {args.connections} connections, "
-              "server pinned to core 0, wrk and the sink to core 1; medians")
-        print()
-        print("| mode | req/s | vs untraced | p50 us | p99 us | p99 vs untraced | CPU us/req | peak RSS MiB | delivered / served |")
-        print("|---|---|---|---|---|---|---|---|---|")
-        ok = True
-        for mode in ["untraced"] + modes:
-            rs = results[mode]
-            ratio = f"{med(ratios[mode]):.2f}x" if mode in ratios else "1.00x"
-            p99r = f"{med(p99_ratios[mode]):.2f}x" if mode in p99_ratios else "1.00x"
-            if mode in ("traced", "peer"):
-                fractions = [x["delivered"] / max(x["served"], 1) for x in rs]
-                delivered = f"{min(fractions) * 100:.1f}% (min)"
-                if mode == "traced" and min(fractions) < 1.0:
-                    ok = False
-            elif mode == "outage":
-                delivered = f"0 sent, {med([x['stored_files'] for x in rs]):.0f} files stored"
-            else:
-                delivered = "-"
-            print(f"| {mode} | {med([x['rps'] for x in rs]):.0f} | {ratio} | {med([x['p50'] for x in rs]):.0f} | "
-                  f"{med([x['p99'] for x in rs]):.0f} | {p99r} | {med([x['cpu_us'] for x in rs]):.1f} | "
-                  f"{med([x['rss'] for x in rs]):.1f} | {delivered} |")
-        if not ok:
-            print("error: some traced requests were not delivered", file=sys.stderr)
-            sys.exit(1)
+        for shape in shapes:
+            ok = table(args, modes, sink_port, shape) and ok
     finally:
         sink.kill()
+    if not ok:
+        print("error: some traced requests were not delivered", file=sys.stderr)
+        sys.exit(1)
+
+
+def table(args, modes, sink_port, shape):
+    results = {m: [] for m in ["untraced"] + modes}
+    ratios = {m: [] for m in modes}
+    p99_ratios = {m: [] for m in modes}
+    for r in range(args.rounds):
+        for mode in modes:
+            base = run(args, "untraced", sink_port, shape)
+            res = run(args, mode, sink_port, shape)
+            results["untraced"].append(base)
+            results[mode].append(res)
+            ratios[mode].append(res["rps"] / base["rps"])
+            p99_ratios[mode].append(res["p99"] / base["p99"])
+            print(f"{shape} round {r + 1} {mode:12} {res['rps']:10.0f} req/s  vs untraced "
+                  f"{base['rps']:10.0f}  ratio {res['rps'] / base['rps']:.3f}  "
+                  f"delivered {res['delivered']}/{res['served']}", file=sys.stderr)
+            if res["stats"]:
+                print(f"           {res['stats']}", file=sys.stderr)
+    med = statistics.median
+    runtime, connections, header = SHAPES[shape]
+    print()
+    print(f"shape `{shape}`: {'#[tokio::main] multi-thread runtime' if runtime == 'multi' else 'one Tokio worker'}, "
+          f"{args.connections or connections} connections, "
+          f"{'an unsampled traceparent on every request' if header else 'no traceparent'}; "
+          f"{args.rounds} interleaved rounds of {args.duration} s, server pinned to core 0, "
+          "wrk and the sink to core 1; medians")
+    print()
+    print("| mode | req/s | vs untraced (per round) | p50 us | p99 us | p99 vs untraced | CPU us/req (worker) | export thread us/span | peak RSS MiB | delivered / served |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    ok = True
+    for mode in ["untraced"] + modes:
+        rs = results[mode]
+        if mode in ratios:
+            per_round = " / ".join(f"{x:.3f}" for x in ratios[mode])
+            ratio = f"{med(ratios[mode]):.2f}x ({per_round})"
+        else:
+            ratio = "1.00x"
+        p99r = f"{med(p99_ratios[mode]):.2f}x" if mode in p99_ratios else "1.00x"
+        if mode in ("traced", "peer"):
+            fractions = [x["delivered"] / max(x["served"], 1) for x in rs]
+            delivered = f"{min(fractions) * 100:.1f}% (min)"
+            if mode == "traced" and min(fractions) < 1.0:
+                ok = False
+        elif mode == "outage":
+            delivered = f"0 sent, {med([x['stored_files'] for x in rs]):.0f} files stored"
+        else:
+            delivered = "-"
+        export = med([x["export_us_per_span"] for x in rs])
+        print(f"| {mode} | {med([x['rps'] for x in rs]):.0f} | {ratio} | {med([x['p50'] for x in rs]):.0f} | "
+              f"{med([x['p99'] for x in rs]):.0f} | {p99r} | {med([x['cpu_us'] for x in rs]):.1f} "
+              f"({med([x['worker_us'] for x in rs]):.1f}) | {export:.2f} | "
+              f"{med([x['rss'] for x in rs]):.1f} | {delivered} |")
+    return ok
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! bench sink                                   # prints SINK_PORT=...
-//! bench server --mode traced --sink http://127.0.0.1:PORT --storage /tmp/x   # prints PORT=...
+//! bench server --mode traced --sink http://127.0.0.1:PORT --storage /tmp/x [--runtime multi|single]   # prints PORT=...
 //! ```
 //! The server stops when its standard input closes, then prints `SERVED <n>` after flushing.
 
@@ -185,10 +185,17 @@ fn server() -> Result<(), Box<dyn std::error::Error>> {
             .display()
             .to_string()
     });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
+    // `--runtime multi`: what `#[tokio::main]` builds (a worker per available core; the
+    // driver pins the server to one). `single`: one worker thread (the earlier rounds' shape).
+    let rt = match arg("--runtime").as_deref() {
+        Some("single") => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()?,
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?,
+    };
     let served = Arc::new(AtomicU64::new(0));
     let counter = served.clone();
     let hello = move || {

@@ -133,27 +133,63 @@ impl Reloader {
         };
         let old = &state.current;
         let mut changed = Vec::new();
+        let yaml = settings.format == crate::settings::Format::OtelYaml;
+        let name = |toml: &str, otel: &str| if yaml { otel } else { toml }.to_string();
         if settings.sampler().value != old.sampler().value {
-            changed.push("SAMPLER".to_string());
+            changed.push(name("SAMPLER", "tracer_provider.sampler"));
         }
         if settings.sampling_rules().value != old.sampling_rules().value {
-            changed.push("SAMPLING_RULES".to_string());
+            changed.push(name("SAMPLING_RULES", "tracer_provider.sampler rules"));
         }
         if settings.exclude_paths().value != old.exclude_paths().value {
-            changed.push("EXCLUDELIST_PATHS".to_string());
+            changed.push(settings.key_label(crate::settings::keys::Key::ExcludePaths));
         }
         if settings.exclude_hostnames().value != old.exclude_hostnames().value {
-            changed.push("EXCLUDELIST_HOSTNAMES".to_string());
+            changed.push(settings.key_label(crate::settings::keys::Key::ExcludeHostnames));
         }
         let mut restart_needed = Vec::new();
+        let resource = |s: &Settings| {
+            format!(
+                "{:?} {:?}",
+                s.resource_attributes
+                    .iter()
+                    .map(|a| (&a.value.0, a.value.1.as_str()))
+                    .collect::<Vec<_>>(),
+                s.resource_schema_url.as_ref().map(|u| &u.value)
+            )
+        };
         for (key, new, was) in [
             (
-                "EXPORTER",
+                "tracer_provider.processors[0]",
+                format!("{:?}", settings.processing.as_ref().map(|p| p.value)),
+                format!("{:?}", old.processing.as_ref().map(|p| p.value)),
+            ),
+            (
+                "tracer_provider.limits",
+                format!("{:?}", settings.span_limits.as_ref().map(|p| p.value)),
+                format!("{:?}", old.span_limits.as_ref().map(|p| p.value)),
+            ),
+            ("resource", resource(&settings), resource(old)),
+            (
+                if yaml {
+                    "disabled"
+                } else {
+                    "OTEL_SDK_DISABLED"
+                },
+                settings.sdk_disabled().to_string(),
+                old.sdk_disabled().to_string(),
+            ),
+            (
+                if yaml {
+                    "tracer_provider.processors[0].exporter"
+                } else {
+                    "EXPORTER"
+                },
                 settings.exporter().value.clone(),
                 old.exporter().value.clone(),
             ),
             (
-                "PROPAGATOR",
+                if yaml { "propagator" } else { "PROPAGATOR" },
                 settings.propagator().value.clone(),
                 old.propagator().value.clone(),
             ),
@@ -163,7 +199,11 @@ impl Reloader {
                 format!("{:?}", old.service_name().map(|s| &s.value)),
             ),
             (
-                "RELOAD_INTERVAL",
+                if yaml {
+                    "instrumentation/development.rust.opencensus_settings.reload_interval"
+                } else {
+                    "RELOAD_INTERVAL"
+                },
                 settings.reload_interval().value.as_secs_f64().to_string(),
                 old.reload_interval().value.as_secs_f64().to_string(),
             ),

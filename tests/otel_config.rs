@@ -808,3 +808,67 @@ fn disabled_still_validates_everything_and_batches_default_as_the_schema_says() 
         "{text}"
     );
 }
+
+#[test]
+fn non_ascii_text_byte_order_marks_and_unparsable_files_keep_positions_and_secrets() {
+    // Columns count characters; the caret and the redaction stay on the right bytes.
+    let yaml = "\u{feff}file_format: \"1.1\"  # Überwachung, 設定ファイル\ntracer_providr: {}\ntracer_provider:\n  processors:\n    - batch:\n        exporter:\n          otlp_http:\n            headers: [{name: ключ, value: s3cr3t-välue, extra: 1}]\n";
+    let text = outcome(yaml, &[]);
+    assert!(text.contains("otel.yaml:2:1"), "{text}");
+    assert!(text.contains("unknown key `extra`"), "{text}");
+    assert!(!text.contains("s3cr3t"), "{text}");
+    assert!(!text.contains("välue"), "{text}");
+    // A file that does not parse shows no secret either.
+    let broken = "file_format: \"1.1\"\ntracer_provider:\n  processors:\n    - batch:\n        exporter:\n          otlp_http:\n            headers_list: \"api-key=t0ps3cr3t\" ]\n";
+    let text = outcome(broken, &[]);
+    assert!(text.contains("not valid YAML"), "{text}");
+    assert!(!text.contains("t0ps3cr3t"), "{text}");
+    // Nor a header in a shape the schema does not have.
+    let shape = "file_format: \"1.1\"\ntracer_provider:\n  processors: [{batch: {exporter: {otlp_http: {headers: {api-key: s3cr3t}}}}}]\n";
+    let text = outcome(shape, &[]);
+    assert!(text.contains("must be a list"), "{text}");
+    assert!(!text.contains("s3cr3t"), "{text}");
+    // A substituted secret of the wrong type is not echoed.
+    let sub = "file_format: \"1.1\"\ntracer_provider:\n  processors:\n    - batch:\n        exporter:\n          otlp_http:\n            headers:\n              - name: k\n                value: ${TOKEN}\n";
+    let text = outcome(sub, &[("TOKEN", "123456789")]);
+    assert!(text.contains("must be a string"), "{text}");
+    assert!(!text.contains("123456789"), "{text}");
+}
+
+#[test]
+fn nulls_mean_defaults_or_say_what_is_empty_never_drop_silently() {
+    // Other languages' sections are theirs: any keys.
+    let shared = "file_format: \"1.1\"\ninstrumentation/development:\n  java:\n    spring_batch: {enabled: true}\n  python:\n    anything: 1\n";
+    assert!(outcome(shared, &[]).contains("ok:"));
+    // A rule condition left empty is an error, not a rule that matches everything.
+    let rule = "file_format: \"1.1\"\ntracer_provider:\n  processors: [{simple: {exporter: {console: }}}]\n  sampler:\n    composite/development:\n      rule_based:\n        rules:\n          - span_kinds:\n              - ${KIND}\n            sampler: {always_off: }\n";
+    let text = outcome(rule, &[]);
+    assert!(text.contains("span_kinds[0]` is empty"), "{text}");
+    // In a flow list, a substitution must be quoted: the error says so.
+    let flow = rule.replace(
+        "span_kinds:\n              - ${KIND}",
+        "span_kinds: [${KIND}]",
+    );
+    let text = outcome(&flow, &[]);
+    assert!(
+        text.contains("write a substitution in quotes"),
+        "{flow}\n{text}"
+    );
+    // An attribute without a name.
+    let attr = "file_format: \"1.1\"\nresource:\n  attributes:\n    - name: ${NAME}\n      value: x\n";
+    assert!(outcome(attr, &[]).contains("name` is empty"));
+    // A proxy left empty is not given.
+    let proxy = "file_format: \"1.1\"\ntracer_provider:\n  processors:\n    - batch:\n        exporter:\n          azure_monitor:\n            connection_string: \"InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=http://127.0.0.1:9\"\n            proxies:\n              https: ${PROXY}\n";
+    let text = outcome(proxy, &[]);
+    assert!(text.contains("ok:"), "{text}");
+    assert!(text.contains("AzureExporter"), "{text}");
+    // A credential is one call.
+    let cred = "file_format: \"1.1\"\ntracer_provider:\n  processors:\n    - batch:\n        exporter:\n          azure_monitor:\n            credential: \"ManagedIdentityCredential(), export_interval=5\"\n";
+    assert!(outcome(cred, &[]).contains("is not one credential spec"));
+    // Timeouts beyond an hour are out of range, not cut.
+    let long = "file_format: \"1.1\"\ntracer_provider:\n  processors: [{batch: {exporter: {otlp_http: {timeout: 7200000}}}}]\n";
+    assert!(outcome(long, &[]).contains("out of range"));
+    // Only the queue given, smaller than a batch: batches shrink to it.
+    let queue = "file_format: \"1.1\"\ntracer_provider:\n  processors: [{batch: {max_queue_size: 100, exporter: {console: }}}]\n";
+    assert!(outcome(queue, &[]).contains("max_export_batch_size=100, max_queue_size=100"));
+}

@@ -30,6 +30,29 @@ fn quoted_end(value: &str, q: char) -> Option<usize> {
     None
 }
 
+/// The end of a `{...}` value (one past its `}`), skipping quoted strings (a `}` inside a
+/// header value does not end it); `None` when it never closes.
+fn dict_end(value: &str) -> Option<usize> {
+    let mut quote: Option<char> = None;
+    let mut prev_backslash = false;
+    for (i, c) in value.char_indices() {
+        match quote {
+            Some(q) => {
+                if c == q && !prev_backslash {
+                    quote = None;
+                }
+                prev_backslash = c == '\\' && !prev_backslash;
+            }
+            None => match c {
+                '\'' | '"' => quote = Some(c),
+                '}' => return Some(i + 1),
+                _ => {}
+            },
+        }
+    }
+    None
+}
+
 impl Registry {
     /// Byte ranges of the secrets in `text` (see the module docs), possibly overlapping.
     pub(crate) fn secret_spans(&self, text: &str) -> Vec<Span> {
@@ -48,7 +71,7 @@ impl Registry {
                     Some(q @ ('\'' | '"')) => {
                         quoted_end(value, q).map_or(text.len(), |e| value_start + e)
                     }
-                    Some('{') => value.find('}').map_or(text.len(), |i| value_start + i + 1),
+                    Some('{') => dict_end(value).map_or(text.len(), |e| value_start + e),
                     _ => value
                         .find([',', ')', '\n'])
                         .map_or(text.len(), |i| value_start + i),

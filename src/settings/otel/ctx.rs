@@ -80,22 +80,30 @@ impl Ctx<'_> {
         len: usize,
         message: impl Into<String>,
     ) -> Problem {
-        let line_start = self.source[..pos.index.min(self.source.len())]
-            .rfind('\n')
-            .map_or(0, |i| i + 1);
-        let line_end = self.source[line_start..]
+        let index = pos.index.min(self.source.len());
+        let before = self.source.get(..index).unwrap_or("");
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let rest = self.source.get(line_start..).unwrap_or("");
+        let line_end = rest
             .find('\n')
             .map_or(self.source.len(), |i| line_start + i);
-        let line = self.source[line_start..line_end].trim_end_matches('\r');
-        let start = pos.index.saturating_sub(line_start).min(line.len());
-        let end = (start + len.max(1)).min(line.len()).max(start);
+        let line = self
+            .source
+            .get(line_start..line_end)
+            .unwrap_or("")
+            .trim_end_matches('\r');
+        let start = index.saturating_sub(line_start).min(line.len());
+        let mut end = (start + len.max(1)).min(line.len()).max(start);
+        while !line.is_char_boundary(end) {
+            end += 1;
+        }
         let redact: Vec<Range<usize>> = self
             .secrets
             .iter()
             .filter(|r| r.start < line_start + line.len() && r.end > line_start)
             .map(|r| {
                 r.start.saturating_sub(line_start).min(line.len())
-                    ..(r.end - line_start).min(line.len())
+                    ..(r.end.saturating_sub(line_start)).min(line.len())
             })
             .collect();
         let mut p = Problem::new(kind, message).at(self.origin(pos));
@@ -312,7 +320,16 @@ impl Ctx<'_> {
             ..
         } = node
         {
-            help.push(format!("`{raw}` was substituted with `{text}`"));
+            let start = node.pos().index;
+            let secret = self
+                .secrets
+                .iter()
+                .any(|r| r.start <= start && start < r.end.max(r.start + 1));
+            if secret {
+                help.push(format!("`{raw}` was substituted (the value is not shown)"));
+            } else {
+                help.push(format!("`{raw}` was substituted with `{text}`"));
+            }
         }
         if let Node::Scalar {
             value: Scalar::Int(_) | Scalar::Float(_) | Scalar::Bool(_),
@@ -349,6 +366,21 @@ impl Ctx<'_> {
                 None
             }
         }
+    }
+
+    /// A string that must be given (null is an error, like a wrong type).
+    pub(crate) fn required_string(&mut self, node: &Node, at: &str) -> Option<String> {
+        if node.is_null() {
+            self.error(
+                ErrorKind::InvalidValue,
+                at,
+                node,
+                format!("`{at}` is empty: give a string"),
+                &["an undefined `${VAR}` alone is empty"],
+            );
+            return None;
+        }
+        self.string(node, at)
     }
 
     /// A boolean (null: `None`).

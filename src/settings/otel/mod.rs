@@ -74,6 +74,11 @@ pub(crate) fn load(path: &Path, settings: &mut Settings, problems: &mut Vec<Prob
             return;
         }
     };
+    // A byte-order mark is not content (and would shift every column).
+    let text = match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    };
     let env = settings.environment.vars.clone();
     let lookup = EnvLookup {
         env: &env,
@@ -84,7 +89,9 @@ pub(crate) fn load(path: &Path, settings: &mut Settings, problems: &mut Vec<Prob
         source: &text,
         problems: Vec::new(),
         warnings: Vec::new(),
-        secrets: Vec::new(),
+        // The lines that look like secrets, before anything is parsed: a file that does not
+        // parse (or a shape the reader does not expect) shows none either.
+        secrets: secret_lines(&text),
     };
     match yaml::parse(&text, &lookup) {
         Ok(root) => {
@@ -96,7 +103,20 @@ pub(crate) fn load(path: &Path, settings: &mut Settings, problems: &mut Vec<Prob
         }
         Err(errors) => {
             for e in errors {
+                let line = text
+                    .get(e.pos.index.min(text.len())..)
+                    .and_then(|rest| rest.split('\n').next())
+                    .unwrap_or("");
+                let before = text.get(..e.pos.index.min(text.len())).unwrap_or("");
+                let line_start = before.rsplit('\n').next().unwrap_or("");
+                let flow_subst =
+                    e.message.contains("flow") && format!("{line_start}{line}").contains("${");
                 let mut p = ctx.problem(ErrorKind::Yaml, "", e.pos, e.len, e.message);
+                if flow_subst {
+                    p = p.help(
+                        "inside `[...]` or `{...}`, `{` is YAML syntax: write a substitution in quotes, \"${NAME}\"",
+                    );
+                }
                 for h in e.help {
                     p = p.help(h);
                 }
@@ -133,6 +153,46 @@ pub(crate) fn load(path: &Path, settings: &mut Settings, problems: &mut Vec<Prob
     }
     problems.extend(ctx.problems);
     settings.warnings.extend(ctx.warnings);
+}
+
+/// Keys whose values are secrets, wherever they appear (`value` covers header entries; it
+/// also hides resource attribute values in error snippets, which costs nothing).
+const SECRET_KEYS: [&str; 7] = [
+    "headers",
+    "headers_list",
+    "connection_string",
+    "instrumentation_key",
+    "proxies",
+    "credential",
+    "value",
+];
+
+/// Byte ranges of `text` after any `secret_key:` (to the end of its line): found lexically.
+fn secret_lines(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut line_start = 0;
+    for line in text.split_inclusive('\n') {
+        let content = line.trim_end_matches(['\n', '\r']);
+        for key in SECRET_KEYS {
+            let mut from = 0;
+            while let Some(found) = content.get(from..).and_then(|c| c.find(key)) {
+                let at = from + found;
+                from = at + key.len();
+                let before_ok = content[..at]
+                    .chars()
+                    .next_back()
+                    .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+                if before_ok && content[from..].starts_with(':') {
+                    let value = from + 1;
+                    if content.len() > value {
+                        out.push(line_start + value..line_start + content.len());
+                    }
+                }
+            }
+        }
+        line_start += line.len();
+    }
+    out
 }
 
 /// Every value that is a secret wherever it appears: header values, `headers_list`,

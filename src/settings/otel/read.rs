@@ -332,7 +332,7 @@ fn resource(ctx: &mut Ctx<'_>, node: &Node, s: &mut Settings) {
                 continue;
             };
             let name = match a.get("name") {
-                Some(n) => ctx.string(n, &join(&at, "name")),
+                Some(n) => ctx.required_string(n, &join(&at, "name")),
                 None => {
                     ctx.problems.push(ctx.problem(
                         ErrorKind::InvalidValue,
@@ -481,6 +481,16 @@ fn attribute_value(
                     None
                 }
             },
+            _ if n.is_null() => {
+                ctx.error(
+                    ErrorKind::InvalidValue,
+                    at,
+                    n,
+                    format!("`{at}` is empty"),
+                    &[],
+                );
+                None
+            }
             "bool" => ctx.boolean(n, at).map(Value::Bool),
             "int" => ctx.integer(n, at, i64::MIN, i64::MAX).map(Value::I64),
             _ => ctx.number(n, at, f64::MIN, f64::MAX).map(Value::F64),
@@ -725,7 +735,8 @@ fn processor(ctx: &mut Ctx<'_>, node: &Node, s: &mut Settings) {
         export_interval: std::time::Duration::from_millis(5000),
         max_queue_size: 2048,
     };
-    let mut export_timeout = 30_000;
+    // `simple` has no export timeout of its own: the exporter's timeout alone bounds a send.
+    let mut export_timeout = if kind == "batch" { 30_000 } else { 0 };
     if kind == "batch" {
         if let Some(n) = f.get("schedule_delay")
             && let Some(v) = ctx.integer(n, &join(&at, "schedule_delay"), 0, 3_600_000)
@@ -733,7 +744,7 @@ fn processor(ctx: &mut Ctx<'_>, node: &Node, s: &mut Settings) {
             batching.export_interval = std::time::Duration::from_millis(v as u64);
         }
         if let Some(n) = f.get("export_timeout")
-            && let Some(v) = ctx.integer(n, &join(&at, "export_timeout"), 0, i64::MAX)
+            && let Some(v) = ctx.integer(n, &join(&at, "export_timeout"), 0, 3_600_000)
         {
             export_timeout = v;
         }
@@ -746,6 +757,13 @@ fn processor(ctx: &mut Ctx<'_>, node: &Node, s: &mut Settings) {
             && let Some(v) = ctx.integer(n, &join(&at, "max_export_batch_size"), 1, 1 << 20)
         {
             batching.max_batch_size = v as usize;
+        }
+        if batching.max_batch_size > batching.max_queue_size
+            && f.get("max_export_batch_size").is_none_or(|n| n.is_null())
+        {
+            // Only the queue was given, smaller than the default batch: a batch is at most the
+            // queue (the report shows both).
+            batching.max_batch_size = batching.max_queue_size;
         }
         if batching.max_batch_size > batching.max_queue_size
             && let Some(n) = f.get("max_export_batch_size")
@@ -909,7 +927,7 @@ fn otlp(
                         format!("unknown encoding `{other}`"),
                         &["accepted: protobuf, json"],
                     );
-                    return None;
+                    "http/protobuf"
                 }
                 None => "http/protobuf",
             },
@@ -932,7 +950,7 @@ fn otlp(
             }
             let name = h
                 .get("name")
-                .and_then(|n| ctx.string(n, &join(&here, "name")));
+                .and_then(|n| ctx.required_string(n, &join(&here, "name")));
             let value = match h.get("value") {
                 Some(v) => ctx.string(v, &join(&here, "value")),
                 None => {
@@ -1007,7 +1025,7 @@ fn otlp(
                     format!("unknown compression `{other}`"),
                     &["accepted: gzip, none"],
                 );
-                return None;
+                "none".into()
             }
             None => "none".into(),
         },
@@ -1017,7 +1035,7 @@ fn otlp(
     let mut timeout = 10_000;
     let mut timeout_origin = None;
     if let Some(n) = f.get("timeout")
-        && let Some(v) = ctx.integer(n, &join(at, "timeout"), 0, i64::MAX)
+        && let Some(v) = ctx.integer(n, &join(at, "timeout"), 0, 3_600_000)
     {
         timeout = if v == 0 { 3_600_000 } else { v.min(3_600_000) };
         timeout_origin = Some(ctx.origin(n.pos()));
@@ -1074,12 +1092,16 @@ fn azure(ctx: &mut Ctx<'_>, body: &Node, at: &str, export_timeout_ms: i64) -> Op
                     continue;
                 };
                 let mut dict = String::from("{");
-                for (i, (k, v)) in pf.iter().enumerate() {
+                let mut first = true;
+                for (k, v) in pf.iter() {
+                    if v.is_null() {
+                        continue; // not given
+                    }
                     let Some(url) = ctx.string(v, &join(&here, &k.text)) else {
                         ok = false;
                         continue;
                     };
-                    if i > 0 {
+                    if !std::mem::take(&mut first) {
                         dict.push_str(", ");
                     }
                     dict.push_str(&format!("{}: {}", quote(&k.text), quote(&url)));
@@ -1088,7 +1110,22 @@ fn azure(ctx: &mut Ctx<'_>, body: &Node, at: &str, export_timeout_ms: i64) -> Op
                 Some(dict)
             }
             // credential: the spec string of a credential, e.g. ManagedIdentityCredential().
-            ("credential", n) => ctx.string(n, &here),
+            ("credential", n) => ctx.string(n, &here).and_then(|c| {
+                // One call, nothing after it (no argument can be smuggled in).
+                match crate::spec::parse(&c) {
+                    Ok(_) => Some(c),
+                    Err(e) => {
+                        ctx.error(
+                            ErrorKind::SpecSyntax,
+                            &here,
+                            n,
+                            format!("`credential` is not one credential spec: {}", e.message),
+                            &["e.g. credential: \"ManagedIdentityCredential()\" or \"WorkloadIdentityCredential()\""],
+                        );
+                        None
+                    }
+                }
+            }),
             (_, n) => ctx.string(n, &here).map(|v| quote(&v)),
         };
         match literal {
@@ -1154,13 +1191,21 @@ fn instrumentation(ctx: &mut Ctx<'_>, node: &Node, s: &mut Settings) {
         return;
     };
     for lang in languages {
-        if let Some(n) = f.get(lang) {
-            // Other languages' sections are theirs: only their shape is checked.
-            let _ = ctx.fields(n, &join(at, lang), &[], &[], false).map(|_| ());
-            if let Node::Map { .. } = n {
-            } else {
-                continue;
-            }
+        // Other languages' sections are theirs: only their shape is checked.
+        if let Some(n) = f.get(lang)
+            && !matches!(n, Node::Map { .. })
+        {
+            ctx.error(
+                ErrorKind::InvalidValue,
+                &join(at, lang),
+                n,
+                format!(
+                    "`{}` must be a mapping, found {}",
+                    join(at, lang),
+                    n.type_name()
+                ),
+                &[],
+            );
         }
     }
     let Some(rust) = f.get("rust") else { return };
@@ -1504,7 +1549,7 @@ fn rule(ctx: &mut Ctx<'_>, node: &Node, at: &str, index: usize) -> Option<Sampli
             Some(v) => {
                 let key = v
                     .get("key")
-                    .and_then(|k| ctx.string(k, &join(&here, "key")));
+                    .and_then(|k| ctx.required_string(k, &join(&here, "key")));
                 let values = v
                     .get("values")
                     .and_then(|k| ctx.strings(k, &join(&here, "values")));
@@ -1533,7 +1578,7 @@ fn rule(ctx: &mut Ctx<'_>, node: &Node, at: &str, index: usize) -> Option<Sampli
             Some(v) => {
                 let key = v
                     .get("key")
-                    .and_then(|k| ctx.string(k, &join(&here, "key")));
+                    .and_then(|k| ctx.required_string(k, &join(&here, "key")));
                 let included = match v.get("included") {
                     Some(k) => ctx.strings(k, &join(&here, "included")),
                     None => Some(Vec::new()),
@@ -1577,7 +1622,7 @@ fn rule(ctx: &mut Ctx<'_>, node: &Node, at: &str, index: usize) -> Option<Sampli
         let mut values = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let item_at = format!("{here}[{i}]");
-            match ctx.string(item, &item_at) {
+            match ctx.required_string(item, &item_at) {
                 Some(v) if accepted.contains(&v.as_str()) => values.push(v),
                 Some(v) => {
                     let mut help = Vec::new();

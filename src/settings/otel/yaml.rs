@@ -215,16 +215,24 @@ fn source_len(source: &str, index: usize, text: &str, style: TScalarStyle) -> us
     let line = rest.split('\n').next().unwrap_or("").trim_end_matches('\r');
     let width = match style {
         TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => {
-            let quote = line.chars().next().unwrap_or('"');
-            // The closing quote on this line, else the line.
-            line[1.min(line.len())..]
-                .find(quote)
-                .map_or(line.len(), |i| i + 2)
+            let mut chars = line.char_indices();
+            match chars.next() {
+                // The closing quote on this line, else the line.
+                Some((_, quote)) => chars
+                    .find(|(_, c)| *c == quote)
+                    .map_or(line.len(), |(i, c)| i + c.len_utf8()),
+                None => 1,
+            }
         }
         TScalarStyle::Plain => {
             // Up to a comment or the end of the line, but no further than the text.
             let end = line.find(" #").unwrap_or(line.len());
-            line[..end].trim_end().len().min(text.len().max(1))
+            let shown = line.get(..end).unwrap_or(line).trim_end();
+            let mut width = shown.len().min(text.len().max(1));
+            while !shown.is_char_boundary(width) {
+                width += 1;
+            }
+            width
         }
         _ => 1,
     };
@@ -233,6 +241,8 @@ fn source_len(source: &str, index: usize, text: &str, style: TScalarStyle) -> us
 
 struct Builder<'a> {
     source: &'a str,
+    /// Byte offset of each character (the parser counts characters); empty for ASCII text.
+    char_bytes: Vec<usize>,
     lookup: &'a dyn Lookup,
     anchors: Vec<(usize, Node)>,
     nodes: usize,
@@ -253,11 +263,17 @@ enum Frame {
     },
 }
 
-fn pos_of(m: &yaml_rust2::scanner::Marker) -> Pos {
+/// A marker as a position: the parser counts characters; `index` is a byte offset.
+fn pos_of(m: &yaml_rust2::scanner::Marker, char_bytes: &[usize], len: usize) -> Pos {
+    let index = if char_bytes.is_empty() {
+        m.index()
+    } else {
+        char_bytes.get(m.index()).copied().unwrap_or(len)
+    };
     Pos {
         line: m.line(),
         col: m.col() + 1,
-        index: m.index(),
+        index: index.min(len),
     }
 }
 
@@ -379,8 +395,14 @@ impl Builder<'_> {
 /// `lookup`. An empty document is `None`. Errors are syntax errors (the first one: YAML does
 /// not recover) and substitution errors (all of them).
 pub(crate) fn parse(source: &str, lookup: &dyn Lookup) -> Result<Option<Node>, Vec<ReadError>> {
+    let char_bytes: Vec<usize> = if source.is_ascii() {
+        Vec::new()
+    } else {
+        source.char_indices().map(|(i, _)| i).collect()
+    };
     let mut b = Builder {
         source,
+        char_bytes,
         lookup,
         anchors: Vec::new(),
         nodes: 0,
@@ -397,13 +419,13 @@ pub(crate) fn parse(source: &str, lookup: &dyn Lookup) -> Result<Option<Node>, V
                 let m = e.marker();
                 return Err(vec![ReadError {
                     message: format!("this is not valid YAML: {}", e.info()),
-                    pos: pos_of(m),
+                    pos: pos_of(m, &b.char_bytes, source.len()),
                     len: 1,
                     help: Vec::new(),
                 }]);
             }
         };
-        let pos = pos_of(&mark);
+        let pos = pos_of(&mark, &b.char_bytes, source.len());
         if b.nodes > MAX_NODES {
             return Err(vec![ReadError {
                 message: format!(

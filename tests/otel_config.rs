@@ -855,7 +855,8 @@ fn nulls_mean_defaults_or_say_what_is_empty_never_drop_silently() {
         "{flow}\n{text}"
     );
     // An attribute without a name.
-    let attr = "file_format: \"1.1\"\nresource:\n  attributes:\n    - name: ${NAME}\n      value: x\n";
+    let attr =
+        "file_format: \"1.1\"\nresource:\n  attributes:\n    - name: ${NAME}\n      value: x\n";
     assert!(outcome(attr, &[]).contains("name` is empty"));
     // A proxy left empty is not given.
     let proxy = "file_format: \"1.1\"\ntracer_provider:\n  processors:\n    - batch:\n        exporter:\n          azure_monitor:\n            connection_string: \"InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=http://127.0.0.1:9\"\n            proxies:\n              https: ${PROXY}\n";

@@ -281,20 +281,31 @@ pub(crate) const TRACE_CONTEXT: &str =
     "opencensus.trace.propagation.trace_context_http_header_format.TraceContextPropagator()";
 pub(crate) const BAGGAGE: &str = "opentelemetry.baggage.propagation.W3CBaggagePropagator()";
 
+/// The spec string of a propagator by its OpenTelemetry name (`OTEL_PROPAGATORS`, and the
+/// configuration file's keys; `googlecloud` is ours, for the file only).
+pub(crate) fn known_propagator(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "tracecontext" => TRACE_CONTEXT,
+        "baggage" => BAGGAGE,
+        "b3" => "opencensus.trace.propagation.b3_format.B3FormatPropagator(inject='single')",
+        "b3multi" => "opencensus.trace.propagation.b3_format.B3FormatPropagator(inject='multi')",
+        "googlecloud" => {
+            "opencensus.trace.propagation.google_cloud_format.GoogleCloudFormatPropagator()"
+        }
+        _ => return None,
+    })
+}
+
 fn propagator_spec(value: &str) -> Result<String, Problem> {
     let accepted = ["tracecontext", "baggage", "b3", "b3multi", "none"];
     let mut specs = Vec::new();
     let mut saw_none = false;
     let items: Vec<&str> = value.split(',').map(str::trim).collect();
     for item in &items {
-        let spec = match item.to_ascii_lowercase().as_str() {
-            "tracecontext" => TRACE_CONTEXT.to_string(),
-            "baggage" => BAGGAGE.to_string(),
-            "b3" => "opencensus.trace.propagation.b3_format.B3FormatPropagator(inject='single')"
-                .to_string(),
-            "b3multi" => {
-                "opencensus.trace.propagation.b3_format.B3FormatPropagator(inject='multi')"
-                    .to_string()
+        let lower = item.to_ascii_lowercase();
+        let spec = match lower.as_str() {
+            known if known != "googlecloud" && known_propagator(known).is_some() => {
+                known_propagator(known).unwrap_or_default().to_string()
             }
             "none" => {
                 saw_none = true;

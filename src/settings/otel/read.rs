@@ -15,7 +15,6 @@ use crate::registry::Processing;
 use crate::settings::SamplingRule;
 use crate::settings::Settings;
 use crate::settings::keys::Key;
-use crate::settings::standard::{BAGGAGE, TRACE_CONTEXT};
 
 /// The newest schema version this library knows (`file_format`).
 pub(crate) const SCHEMA_MINOR: u64 = 1;
@@ -632,20 +631,9 @@ fn propagator(ctx: &mut Ctx<'_>, node: &Node, s: &mut Settings) {
     if !ok {
         return;
     }
-    let specs: Vec<String> = names
+    let specs: Vec<&str> = names
         .iter()
-        .map(|n| match n.as_str() {
-            "tracecontext" => TRACE_CONTEXT.to_string(),
-            "baggage" => BAGGAGE.to_string(),
-            "b3" => "opencensus.trace.propagation.b3_format.B3FormatPropagator(inject='single')"
-                .to_string(),
-            "b3multi" => {
-                "opencensus.trace.propagation.b3_format.B3FormatPropagator(inject='multi')"
-                    .to_string()
-            }
-            _ => "opencensus.trace.propagation.google_cloud_format.GoogleCloudFormatPropagator()"
-                .to_string(),
-        })
+        .filter_map(|n| crate::settings::standard::known_propagator(n))
         .collect();
     s.propagator = Setting {
         value: format!("{COMPOSITE}(propagators=[{}])", specs.join(", ")),
@@ -1304,6 +1292,32 @@ fn ratio(ctx: &mut Ctx<'_>, body: &Node, at: &str) -> Option<f64> {
     }
 }
 
+/// The samplers without delegates, by their name in either `Sampler` or a composable one
+/// (`None`: not one of them).
+fn leaf_sampler(ctx: &mut Ctx<'_>, name: &str, body: &Node, here: &str) -> Option<Option<Built>> {
+    let spec = match name {
+        "always_on" | "always_off" => ctx.fields(body, here, &[], &[], true).map(|_| {
+            let which = if name == "always_on" {
+                "ALWAYS_ON"
+            } else {
+                "ALWAYS_OFF"
+            };
+            format!("{SAMPLING}.{which}")
+        }),
+        "trace_id_ratio_based" => {
+            ratio(ctx, body, here).map(|r| format!("{SAMPLING}.TraceIdRatioBased(rate={r:?})"))
+        }
+        "probability/development" | "probability" => {
+            ratio(ctx, body, here).map(|r| format!("{CONSISTENT_PROBABILITY}(ratio={r:?})"))
+        }
+        _ => return None,
+    };
+    Some(spec.map(|spec| Built {
+        spec,
+        rules: Vec::new(),
+    }))
+}
+
 /// A `Sampler`; `top` when rules may be produced here.
 fn sampler(ctx: &mut Ctx<'_>, node: &Node, at: &str, top: bool) -> Option<Built> {
     let (name, _, body) = ctx.one_of(
@@ -1314,29 +1328,10 @@ fn sampler(ctx: &mut Ctx<'_>, node: &Node, at: &str, top: bool) -> Option<Built>
         &["jaeger_remote/development", "always_record"],
     )?;
     let here = join(at, name);
-    let plain = |spec: String| {
-        Some(Built {
-            spec,
-            rules: Vec::new(),
-        })
-    };
+    if let Some(built) = leaf_sampler(ctx, name, body, &here) {
+        return built;
+    }
     match name {
-        "always_on" => {
-            ctx.fields(body, &here, &[], &[], true)?;
-            plain(format!("{SAMPLING}.ALWAYS_ON"))
-        }
-        "always_off" => {
-            ctx.fields(body, &here, &[], &[], true)?;
-            plain(format!("{SAMPLING}.ALWAYS_OFF"))
-        }
-        "trace_id_ratio_based" => {
-            let r = ratio(ctx, body, &here)?;
-            plain(format!("{SAMPLING}.TraceIdRatioBased(rate={r:?})"))
-        }
-        "probability/development" => {
-            let r = ratio(ctx, body, &here)?;
-            plain(format!("{CONSISTENT_PROBABILITY}(ratio={r:?})"))
-        }
         "parent_based" => parent_based(ctx, body, &here, top),
         _ => composable(ctx, body, &here, top),
     }
@@ -1425,6 +1420,9 @@ fn with_parent_rule(parent_spec: String, rules: Vec<SamplingRule>) -> Vec<Sampli
 fn composable(ctx: &mut Ctx<'_>, node: &Node, at: &str, top: bool) -> Option<Built> {
     let (name, _, body) = ctx.one_of(node, at, "composable sampler", &COMPOSABLE, &[])?;
     let here = join(at, name);
+    if let Some(built) = leaf_sampler(ctx, name, body, &here) {
+        return built;
+    }
     let plain = |spec: String| {
         Some(Built {
             spec,
@@ -1432,18 +1430,6 @@ fn composable(ctx: &mut Ctx<'_>, node: &Node, at: &str, top: bool) -> Option<Bui
         })
     };
     match name {
-        "always_on" => {
-            ctx.fields(body, &here, &[], &[], true)?;
-            plain(format!("{SAMPLING}.ALWAYS_ON"))
-        }
-        "always_off" => {
-            ctx.fields(body, &here, &[], &[], true)?;
-            plain(format!("{SAMPLING}.ALWAYS_OFF"))
-        }
-        "probability" => {
-            let r = ratio(ctx, body, &here)?;
-            plain(format!("{CONSISTENT_PROBABILITY}(ratio={r:?})"))
-        }
         "parent_threshold" => {
             let f = ctx.fields(body, &here, &["root"], &[], false)?;
             let Some(root) = f.get("root") else {

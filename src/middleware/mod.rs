@@ -425,19 +425,37 @@ fn request_attributes(
 impl Shared {
     /// Decides and starts: exclusion first, then extraction, then the span.
     pub(crate) fn begin(&self, req: &RequestView<'_>) -> Begin {
-        // One atomic load a request (no lock, no allocation): what a reload changed applies.
+        match self.excluded(req.host, req.path, req.headers) {
+            Some(cx) => Begin::Excluded(cx),
+            None => Begin::Traced(self.start(req)),
+        }
+    }
+
+    /// The exclusion decision alone, before anything else of the request is read: for an
+    /// excluded request, the context its handler runs in (the incoming trace, telemetry
+    /// suppressed); `None` when the request is traced.
+    pub(crate) fn excluded(
+        &self,
+        host: Option<&str>,
+        path: &str,
+        headers: &dyn Extractor,
+    ) -> Option<Context> {
+        // One atomic load (no lock, no allocation): what a reload changed applies.
         let live = self.live.as_ref().map(|l| l.load());
         let exclude = self
             .exclude
             .as_ref()
-            .or_else(|| live.as_ref().map(|l| &l.exclude_paths));
-        if let Some(exclude) = exclude
-            && !exclude.is_empty()
-            && exclude.matches(req.host, req.path)
-        {
-            let parent = self.propagator.extract(req.headers);
-            return Begin::Excluded(parent.with_telemetry_suppressed());
+            .or_else(|| live.as_ref().map(|l| &l.exclude_paths))
+            .filter(|e| !e.is_empty())?;
+        if !exclude.matches(host, path) {
+            return None;
         }
+        Some(self.propagator.extract(headers).with_telemetry_suppressed())
+    }
+
+    /// Starts the span of a request that is not excluded.
+    pub(crate) fn start(&self, req: &RequestView<'_>) -> RequestSpan {
+        let live = self.live.as_ref().map(|l| l.load());
         let parent = self.propagator.extract(req.headers);
         let method = known_method(req.method);
         let grpc = req.grpc.then(|| grpc_method(req.path)).flatten();
@@ -463,11 +481,11 @@ impl Shared {
                 span.set_attributes(request_attributes(req, method, grpc));
             }
         }
-        Begin::Traced(RequestSpan {
+        RequestSpan {
             cx,
             recording,
             grpc: req.grpc,
-        })
+        }
     }
 }
 

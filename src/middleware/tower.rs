@@ -16,7 +16,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::{
-    Begin, GRPC_CANCELLED, HandlerError, LazyShared, Overrides, RequestSpan, RequestView, grpc_code,
+    GRPC_CANCELLED, HandlerError, LazyShared, Overrides, RequestSpan, RequestView, grpc_code,
 };
 use crate::error::Error;
 use crate::exclude::PathExcludeList;
@@ -213,6 +213,17 @@ where
             .get(http::header::HOST)
             .and_then(|h| h.to_str().ok())
             .or_else(|| uri.authority().map(|a| a.as_str()));
+        // Exclusion first: an excluded request reads nothing more of the request.
+        if let Some(cx) = shared.excluded(host, uri.path(), &Headers(headers)) {
+            let future = {
+                let _guard = cx.clone().attach();
+                self.inner.call(req)
+            };
+            return ResponseFuture {
+                inner: future.with_context(cx),
+                span: None,
+            };
+        }
         let peer = req
             .extensions()
             .get::<axum::extract::ConnectInfo<SocketAddr>>()
@@ -233,28 +244,15 @@ where
             // gRPC is always POST: other requests skip the header lookup.
             grpc: req.method() == http::Method::POST && is_grpc(headers),
         };
-        match shared.begin(&view) {
-            Begin::Excluded(cx) => {
-                let future = {
-                    let _guard = cx.clone().attach();
-                    self.inner.call(req)
-                };
-                ResponseFuture {
-                    inner: future.with_context(cx),
-                    span: None,
-                }
-            }
-            Begin::Traced(span) => {
-                let cx: Context = span.context().clone();
-                let future = {
-                    let _guard = cx.clone().attach();
-                    self.inner.call(req)
-                };
-                ResponseFuture {
-                    inner: future.with_context(cx),
-                    span: Some(span),
-                }
-            }
+        let span = shared.start(&view);
+        let cx: Context = span.context().clone();
+        let future = {
+            let _guard = cx.clone().attach();
+            self.inner.call(req)
+        };
+        ResponseFuture {
+            inner: future.with_context(cx),
+            span: Some(span),
         }
     }
 }

@@ -90,7 +90,12 @@ fn hex_any(b: u8) -> Option<u8> {
 }
 
 /// Decodes exactly `2 * out.len()` hex digits into `out`.
-fn decode_hex_into(src: &[u8], out: &mut [u8], digit: fn(u8) -> Option<u8>) -> Option<()> {
+fn decode_hex_into<D>(src: &[u8], out: &mut [u8], digit: D) -> Option<()>
+where
+    // Generic, not a `fn` pointer: the digit test inlines into the loop (it was an indirect
+    // call per nibble, 0.8% of an excluded request's CPU in the load profile).
+    D: Fn(u8) -> Option<u8>,
+{
     if src.len() != out.len() * 2 {
         return None;
     }
@@ -104,7 +109,7 @@ fn decode_hex_into(src: &[u8], out: &mut [u8], digit: fn(u8) -> Option<u8>) -> O
 }
 
 /// Decodes exactly `2 * N` hex digits.
-fn decode_hex<const N: usize>(src: &[u8], digit: fn(u8) -> Option<u8>) -> Option<[u8; N]> {
+fn decode_hex<const N: usize>(src: &[u8], digit: impl Fn(u8) -> Option<u8>) -> Option<[u8; N]> {
     let mut out = [0u8; N];
     decode_hex_into(src, &mut out, digit)?;
     Some(out)

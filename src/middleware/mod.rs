@@ -303,6 +303,7 @@ pub(crate) fn grpc_code(value: &[u8]) -> i64 {
 }
 
 /// The outcome of [`Shared::begin`].
+#[cfg_attr(not(feature = "actix"), allow(dead_code))]
 pub(crate) enum Begin {
     /// Excluded: run the handler in this context (incoming trace, telemetry suppressed).
     Excluded(Context),
@@ -424,6 +425,7 @@ fn request_attributes(
 
 impl Shared {
     /// Decides and starts: exclusion first, then extraction, then the span.
+    #[cfg_attr(not(feature = "actix"), allow(dead_code))]
     pub(crate) fn begin(&self, req: &RequestView<'_>) -> Begin {
         match self.excluded(req.host, req.path, req.headers) {
             Some(cx) => Begin::Excluded(cx),

@@ -247,9 +247,11 @@ impl TextMapPropagator for GlobalPropagator {
 }
 
 /// gRPC's UNIMPLEMENTED status.
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
 pub(crate) const GRPC_UNIMPLEMENTED: i64 = 12;
 
 /// gRPC's CANCELLED status: what a call whose response was dropped unfinished ended with.
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
 pub(crate) const GRPC_CANCELLED: i64 = 1;
 
 /// `/package.Service/Method` as its service and method, when the path is exactly that shape
@@ -269,6 +271,7 @@ pub(crate) fn grpc_method(path: &str) -> Option<(&str, &str)> {
 
 /// A `grpc-message` value as text: percent-decoded (as gRPC encodes it), lossy UTF-8, at
 /// most 256 characters.
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
 pub(crate) fn grpc_message(raw: &[u8]) -> String {
     let hex = |b: u8| (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok());
     let mut bytes = Vec::with_capacity(raw.len());
@@ -294,6 +297,7 @@ pub(crate) fn grpc_message(raw: &[u8]) -> String {
 
 /// A `grpc-status` value as a code; one that is not a number is UNKNOWN (2), as gRPC clients
 /// read it.
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
 pub(crate) fn grpc_code(value: &[u8]) -> i64 {
     std::str::from_utf8(value)
         .ok()
@@ -316,6 +320,7 @@ pub(crate) struct RequestSpan {
     cx: Context,
     recording: bool,
     /// Finished with [`RequestSpan::finish_grpc`], by its `grpc-status`.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) grpc: bool,
 }
 
@@ -537,6 +542,7 @@ impl RequestSpan {
     /// other status than 0 is an error. An UNIMPLEMENTED method (12) is named by the HTTP
     /// method instead, so a client cannot mint span names with calls to methods that do not
     /// exist.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) fn finish_grpc(
         self,
         status: Option<u16>,

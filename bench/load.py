@@ -22,7 +22,7 @@ def parse_args():
     p.add_argument("--duration", type=int, default=10)
     p.add_argument("--connections", type=int, default=0,
                    help="default: 64 for the users' shape, 32 for the single-worker one")
-    p.add_argument("--shape", default="users",
+    p.add_argument("--shape", default="users", choices=["users", "single", "all"],
                    help="users: a #[tokio::main] multi-thread runtime, 64 connections, an "
                         "unsampled W3C traceparent on every request (the app users write); "
                         "single: one Tokio worker, 32 connections, no traceparent (the earlier "

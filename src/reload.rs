@@ -244,6 +244,11 @@ impl Reloader {
         current.exporter = old.exporter.clone();
         current.propagator = old.propagator.clone();
         current.reload_interval = old.reload_interval.clone();
+        current.processing = old.processing.clone();
+        current.span_limits = old.span_limits.clone();
+        current.resource_attributes = old.resource_attributes.clone();
+        current.resource_schema_url = old.resource_schema_url.clone();
+        current.sdk_disabled = old.sdk_disabled.clone();
         state.current = current;
         ReloadStatus::Applied {
             changed,

@@ -818,6 +818,12 @@ fn non_ascii_text_byte_order_marks_and_unparsable_files_keep_positions_and_secre
     assert!(text.contains("unknown key `extra`"), "{text}");
     assert!(!text.contains("s3cr3t"), "{text}");
     assert!(!text.contains("välue"), "{text}");
+    // A block value after non-ASCII text: positions and redaction still right.
+    let block = "file_format: \"1.1\"\nresource:\n  attributes:\n    - name: note\n      value: |\n        schöne Grüße, 設定\n        zweite Zeile\ntracer_provider:\n  processors:\n    - batch:\n        exporter:\n          azure_monitor:\n            connection_string: |\n              InstrumentationKey=s3cr3t-key\n            bogus: 1\n";
+    let text = outcome(block, &[]);
+    assert!(text.contains("otel.yaml:15:13"), "{text}");
+    assert!(text.contains("15 |             bogus: 1"), "{text}");
+    assert!(!text.contains("s3cr3t"), "{text}");
     // A file that does not parse shows no secret either.
     let broken = "file_format: \"1.1\"\ntracer_provider:\n  processors:\n    - batch:\n        exporter:\n          otlp_http:\n            headers_list: \"api-key=t0ps3cr3t\" ]\n";
     let text = outcome(broken, &[]);
@@ -864,11 +870,24 @@ fn nulls_mean_defaults_or_say_what_is_empty_never_drop_silently() {
     assert!(text.contains("ok:"), "{text}");
     assert!(text.contains("AzureExporter"), "{text}");
     // A credential is one call.
-    let cred = "file_format: \"1.1\"\ntracer_provider:\n  processors:\n    - batch:\n        exporter:\n          azure_monitor:\n            credential: \"ManagedIdentityCredential(), export_interval=5\"\n";
-    assert!(outcome(cred, &[]).contains("is not one credential spec"));
-    // Timeouts beyond an hour are out of range, not cut.
-    let long = "file_format: \"1.1\"\ntracer_provider:\n  processors: [{batch: {exporter: {otlp_http: {timeout: 7200000}}}}]\n";
-    assert!(outcome(long, &[]).contains("out of range"));
+    let cred = "file_format: \"1.1\"\ntracer_provider:\n  processors:\n    - batch:\n        exporter:\n          azure_monitor:\n            credential: \"ClientSecretCredential(client_secret=9f3a77b1), export_interval=5\"\n";
+    let text = outcome(cred, &[]);
+    assert!(text.contains("is not one credential spec"), "{text}");
+    assert!(!text.contains("9f3a77b1"), "{text}");
+    // Timeouts beyond an hour are cut to one, and the report says what is in force.
+    let long = "file_format: \"1.1\"\ntracer_provider:\n  processors: [{batch: {export_timeout: 0, exporter: {otlp_http: {timeout: 7200000}}}}]\n";
+    let text = outcome(long, &[]);
+    assert!(
+        text.contains("otlp timeout") && text.contains("3600s"),
+        "{text}"
+    );
+    // A simple processor has no export timeout of its own: the exporter's 10 s holds.
+    let simple = "file_format: \"1.1\"\ntracer_provider:\n  processors: [{simple: {exporter: {otlp_http: }}}]\n";
+    let text = outcome(simple, &[]);
+    assert!(
+        text.contains("otlp timeout") && text.contains("10s"),
+        "{text}"
+    );
     // Only the queue given, smaller than a batch: batches shrink to it.
     let queue = "file_format: \"1.1\"\ntracer_provider:\n  processors: [{batch: {max_queue_size: 100, exporter: {console: }}}]\n";
     assert!(outcome(queue, &[]).contains("max_export_batch_size=100, max_queue_size=100"));

@@ -80,7 +80,10 @@ impl Ctx<'_> {
         len: usize,
         message: impl Into<String>,
     ) -> Problem {
-        let index = pos.index.min(self.source.len());
+        let mut index = pos.index.min(self.source.len());
+        while !self.source.is_char_boundary(index) {
+            index -= 1;
+        }
         let before = self.source.get(..index).unwrap_or("");
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let rest = self.source.get(line_start..).unwrap_or("");

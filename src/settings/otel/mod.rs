@@ -167,30 +167,54 @@ const SECRET_KEYS: [&str; 7] = [
     "value",
 ];
 
-/// Byte ranges of `text` after any `secret_key:` (to the end of its line): found lexically.
+/// Byte ranges of `text` after any `secret_key:` (quoted or not, spaces before the colon
+/// allowed) to the end of its line, and over the lines after it that are indented deeper
+/// (a block value, or a value continued on the next lines): found lexically.
 fn secret_lines(text: &str) -> Vec<std::ops::Range<usize>> {
+    let lines: Vec<(usize, &str)> = {
+        let mut start = 0;
+        text.split_inclusive('\n')
+            .map(|l| {
+                let at = start;
+                start += l.len();
+                (at, l.trim_end_matches(['\n', '\r']))
+            })
+            .collect()
+    };
+    let indent = |l: &str| l.len() - l.trim_start_matches([' ', '-']).len();
     let mut out = Vec::new();
-    let mut line_start = 0;
-    for line in text.split_inclusive('\n') {
-        let content = line.trim_end_matches(['\n', '\r']);
+    for (n, (line_start, content)) in lines.iter().enumerate() {
         for key in SECRET_KEYS {
             let mut from = 0;
             while let Some(found) = content.get(from..).and_then(|c| c.find(key)) {
                 let at = from + found;
                 from = at + key.len();
-                let before_ok = content[..at]
+                let before = content[..at].trim_end_matches(['"', '\'']);
+                let before_ok = before
                     .chars()
                     .next_back()
                     .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
-                if before_ok && content[from..].starts_with(':') {
-                    let value = from + 1;
-                    if content.len() > value {
-                        out.push(line_start + value..line_start + content.len());
+                let after = content[from..].trim_start_matches(['"', '\'']).trim_start();
+                if !before_ok || !after.starts_with(':') {
+                    continue;
+                }
+                let value = content.len() - after.len() + 1;
+                if content.len() > value {
+                    out.push(line_start + value..line_start + content.len());
+                }
+                // The lines after it indented deeper belong to the value.
+                let own = indent(content);
+                for (next_start, next) in lines.iter().skip(n + 1) {
+                    if next.trim().is_empty() {
+                        continue;
                     }
+                    if indent(next) <= own {
+                        break;
+                    }
+                    out.push(*next_start..next_start + next.len());
                 }
             }
         }
-        line_start += line.len();
     }
     out
 }

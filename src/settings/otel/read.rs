@@ -723,8 +723,9 @@ fn processor(ctx: &mut Ctx<'_>, node: &Node, s: &mut Settings) {
         export_interval: std::time::Duration::from_millis(5000),
         max_queue_size: 2048,
     };
-    // `simple` has no export timeout of its own: the exporter's timeout alone bounds a send.
-    let mut export_timeout = if kind == "batch" { 30_000 } else { 0 };
+    // `simple` has no export timeout of its own: the exporter's timeout alone bounds a send
+    // (`None`), where a batch's is 30 s by default.
+    let mut export_timeout = (kind == "batch").then_some(30_000);
     if kind == "batch" {
         if let Some(n) = f.get("schedule_delay")
             && let Some(v) = ctx.integer(n, &join(&at, "schedule_delay"), 0, 3_600_000)
@@ -732,9 +733,9 @@ fn processor(ctx: &mut Ctx<'_>, node: &Node, s: &mut Settings) {
             batching.export_interval = std::time::Duration::from_millis(v as u64);
         }
         if let Some(n) = f.get("export_timeout")
-            && let Some(v) = ctx.integer(n, &join(&at, "export_timeout"), 0, 3_600_000)
+            && let Some(v) = ctx.integer(n, &join(&at, "export_timeout"), 0, i64::MAX)
         {
-            export_timeout = v;
+            export_timeout = Some(v);
         }
         if let Some(n) = f.get("max_queue_size")
             && let Some(v) = ctx.integer(n, &join(&at, "max_queue_size"), 1, 1 << 24)
@@ -784,11 +785,8 @@ fn processor(ctx: &mut Ctx<'_>, node: &Node, s: &mut Settings) {
         Processing::Simple
     };
     // 0 is "no limit": the longest an export may take here is an hour.
-    let export_timeout = if export_timeout == 0 {
-        3_600_000
-    } else {
-        export_timeout.min(3_600_000)
-    };
+    // (Longer ones are cut to an hour too; the report shows the effective timeout.)
+    let export_timeout = export_timeout.map(|t| if t == 0 { 3_600_000 } else { t.min(3_600_000) });
     exporter(
         ctx,
         exporter_node,
@@ -808,7 +806,7 @@ fn exporter(
     node: &Node,
     at: &str,
     processor: &str,
-    export_timeout_ms: i64,
+    export_timeout_ms: Option<i64>,
     s: &mut Settings,
 ) {
     let Some((name, _, body)) = ctx.one_of(
@@ -862,7 +860,7 @@ fn otlp(
     body: &Node,
     at: &str,
     grpc: bool,
-    export_timeout_ms: i64,
+    export_timeout_ms: Option<i64>,
 ) -> Option<SpecText> {
     let known: &[&str] = if grpc {
         &[
@@ -1023,7 +1021,7 @@ fn otlp(
     let mut timeout = 10_000;
     let mut timeout_origin = None;
     if let Some(n) = f.get("timeout")
-        && let Some(v) = ctx.integer(n, &join(at, "timeout"), 0, 3_600_000)
+        && let Some(v) = ctx.integer(n, &join(at, "timeout"), 0, i64::MAX)
     {
         timeout = if v == 0 { 3_600_000 } else { v.min(3_600_000) };
         timeout_origin = Some(ctx.origin(n.pos()));
@@ -1031,13 +1029,18 @@ fn otlp(
     // The batch's export_timeout bounds each export too.
     spec.arg(
         "timeout",
-        &seconds(timeout.min(export_timeout_ms)),
+        &seconds(timeout.min(export_timeout_ms.unwrap_or(i64::MAX))),
         timeout_origin,
     );
     Some(spec.finish())
 }
 
-fn azure(ctx: &mut Ctx<'_>, body: &Node, at: &str, export_timeout_ms: i64) -> Option<SpecText> {
+fn azure(
+    ctx: &mut Ctx<'_>,
+    body: &Node,
+    at: &str,
+    export_timeout_ms: Option<i64>,
+) -> Option<SpecText> {
     let batching: Vec<&str> = AZURE_BATCHING.iter().map(|(k, _)| *k).collect();
     let mut known: Vec<&str> = AZURE_KEYS.to_vec();
     known.extend(batching.iter().copied());
@@ -1102,12 +1105,13 @@ fn azure(ctx: &mut Ctx<'_>, body: &Node, at: &str, export_timeout_ms: i64) -> Op
                 // One call, nothing after it (no argument can be smuggled in).
                 match crate::spec::parse(&c) {
                     Ok(_) => Some(c),
-                    Err(e) => {
+                    Err(_) => {
                         ctx.error(
                             ErrorKind::SpecSyntax,
                             &here,
                             n,
-                            format!("`credential` is not one credential spec: {}", e.message),
+                            // The parser's message may quote the text: a secret.
+                            "`credential` is not one credential spec (its text is not shown)",
                             &["e.g. credential: \"ManagedIdentityCredential()\" or \"WorkloadIdentityCredential()\""],
                         );
                         None
@@ -1121,7 +1125,9 @@ fn azure(ctx: &mut Ctx<'_>, body: &Node, at: &str, export_timeout_ms: i64) -> Op
             None => ok = false,
         }
     }
-    spec.arg("timeout", &seconds(export_timeout_ms.min(3_600_000)), None);
+    if let Some(ms) = export_timeout_ms {
+        spec.arg("timeout", &seconds(ms), None);
+    }
     ok.then(|| spec.finish())
 }
 

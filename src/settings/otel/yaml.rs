@@ -241,8 +241,8 @@ fn source_len(source: &str, index: usize, text: &str, style: TScalarStyle) -> us
 
 struct Builder<'a> {
     source: &'a str,
-    /// Byte offset of each character (the parser counts characters); empty for ASCII text.
-    char_bytes: Vec<usize>,
+    /// Byte offset of each line's start (for positions of non-ASCII text); empty for ASCII.
+    line_starts: Vec<usize>,
     lookup: &'a dyn Lookup,
     anchors: Vec<(usize, Node)>,
     nodes: usize,
@@ -263,17 +263,28 @@ enum Frame {
     },
 }
 
-/// A marker as a position: the parser counts characters; `index` is a byte offset.
-fn pos_of(m: &yaml_rust2::scanner::Marker, char_bytes: &[usize], len: usize) -> Pos {
-    let index = if char_bytes.is_empty() {
+/// A marker as a position. For non-ASCII text the byte offset is found from the line and the
+/// column (characters), not the parser's index (which mixes characters and bytes).
+fn pos_of(m: &yaml_rust2::scanner::Marker, source: &str, line_starts: &[usize]) -> Pos {
+    let index = if line_starts.is_empty() {
         m.index()
     } else {
-        char_bytes.get(m.index()).copied().unwrap_or(len)
+        let start = line_starts
+            .get(m.line().saturating_sub(1))
+            .copied()
+            .unwrap_or(source.len());
+        let line = source.get(start..).unwrap_or("");
+        let line = line.split('\n').next().unwrap_or("");
+        start
+            + line
+                .char_indices()
+                .nth(m.col())
+                .map_or(line.len(), |(i, _)| i)
     };
     Pos {
         line: m.line(),
         col: m.col() + 1,
-        index: index.min(len),
+        index: index.min(source.len()),
     }
 }
 
@@ -295,10 +306,13 @@ impl Builder<'_> {
                 help,
             }) => {
                 let mut p = pos;
-                // Point into the value when it is on one line.
-                if !text[..offset.min(text.len())].contains('\n') {
-                    p.col += offset + usize::from(quoted);
-                    p.index += offset + usize::from(quoted);
+                // Point into the value when it is plain and on one line (a quoted value's
+                // escapes make the source longer than the text).
+                if matches!(style, TScalarStyle::Plain)
+                    && !text.get(..offset).unwrap_or(&text).contains('\n')
+                {
+                    p.col += text.get(..offset).map_or(0, |t| t.chars().count());
+                    p.index += offset;
                 }
                 self.errors.push(ReadError {
                     message,
@@ -395,14 +409,16 @@ impl Builder<'_> {
 /// `lookup`. An empty document is `None`. Errors are syntax errors (the first one: YAML does
 /// not recover) and substitution errors (all of them).
 pub(crate) fn parse(source: &str, lookup: &dyn Lookup) -> Result<Option<Node>, Vec<ReadError>> {
-    let char_bytes: Vec<usize> = if source.is_ascii() {
+    let line_starts: Vec<usize> = if source.is_ascii() {
         Vec::new()
     } else {
-        source.char_indices().map(|(i, _)| i).collect()
+        std::iter::once(0)
+            .chain(source.match_indices('\n').map(|(i, _)| i + 1))
+            .collect()
     };
     let mut b = Builder {
         source,
-        char_bytes,
+        line_starts,
         lookup,
         anchors: Vec::new(),
         nodes: 0,
@@ -419,13 +435,13 @@ pub(crate) fn parse(source: &str, lookup: &dyn Lookup) -> Result<Option<Node>, V
                 let m = e.marker();
                 return Err(vec![ReadError {
                     message: format!("this is not valid YAML: {}", e.info()),
-                    pos: pos_of(m, &b.char_bytes, source.len()),
+                    pos: pos_of(m, source, &b.line_starts),
                     len: 1,
                     help: Vec::new(),
                 }]);
             }
         };
-        let pos = pos_of(&mark, &b.char_bytes, source.len());
+        let pos = pos_of(&mark, source, &b.line_starts);
         if b.nodes > MAX_NODES {
             return Err(vec![ReadError {
                 message: format!(

@@ -133,19 +133,18 @@ impl Reloader {
         };
         let old = &state.current;
         let mut changed = Vec::new();
-        let yaml = settings.format == crate::settings::Format::OtelYaml;
-        let name = |toml: &str, otel: &str| if yaml { otel } else { toml }.to_string();
+        let name = |toml: &'static str| settings.label(toml).to_string();
         if settings.sampler().value != old.sampler().value {
-            changed.push(name("SAMPLER", "tracer_provider.sampler"));
+            changed.push(name("SAMPLER"));
         }
         if settings.sampling_rules().value != old.sampling_rules().value {
-            changed.push(name("SAMPLING_RULES", "tracer_provider.sampler rules"));
+            changed.push(name("SAMPLING_RULES"));
         }
         if settings.exclude_paths().value != old.exclude_paths().value {
-            changed.push(settings.key_label(crate::settings::keys::Key::ExcludePaths));
+            changed.push(name("EXCLUDELIST_PATHS"));
         }
         if settings.exclude_hostnames().value != old.exclude_hostnames().value {
-            changed.push(settings.key_label(crate::settings::keys::Key::ExcludeHostnames));
+            changed.push(name("EXCLUDELIST_HOSTNAMES"));
         }
         let mut restart_needed = Vec::new();
         let resource = |s: &Settings| {
@@ -171,25 +170,17 @@ impl Reloader {
             ),
             ("resource", resource(&settings), resource(old)),
             (
-                if yaml {
-                    "disabled"
-                } else {
-                    "OTEL_SDK_DISABLED"
-                },
+                settings.label("OTEL_SDK_DISABLED"),
                 settings.sdk_disabled().to_string(),
                 old.sdk_disabled().to_string(),
             ),
             (
-                if yaml {
-                    "tracer_provider.processors[0].exporter"
-                } else {
-                    "EXPORTER"
-                },
+                settings.label("EXPORTER"),
                 settings.exporter().value.clone(),
                 old.exporter().value.clone(),
             ),
             (
-                if yaml { "propagator" } else { "PROPAGATOR" },
+                settings.label("PROPAGATOR"),
                 settings.propagator().value.clone(),
                 old.propagator().value.clone(),
             ),
@@ -199,11 +190,7 @@ impl Reloader {
                 format!("{:?}", old.service_name().map(|s| &s.value)),
             ),
             (
-                if yaml {
-                    "instrumentation/development.rust.opencensus_settings.reload_interval"
-                } else {
-                    "RELOAD_INTERVAL"
-                },
+                settings.label("RELOAD_INTERVAL"),
                 settings.reload_interval().value.as_secs_f64().to_string(),
                 old.reload_interval().value.as_secs_f64().to_string(),
             ),

@@ -280,13 +280,8 @@ fn resolve_with(
     });
 
     let reload = settings.reload_interval();
-    let yaml = settings.format == crate::settings::Format::OtelYaml;
     report.lines.push(ReportLine {
-        key: if yaml {
-            "instrumentation/development.rust.opencensus_settings.reload_interval".to_string()
-        } else {
-            "RELOAD_INTERVAL".to_string()
-        },
+        key: settings.label("RELOAD_INTERVAL").to_string(),
         value: if reload.value.is_zero() {
             "off".to_string()
         } else if settings.file().is_none() {
@@ -303,11 +298,7 @@ fn resolve_with(
             Err(p) => problems.push(p),
         }
         report.lines.push(ReportLine {
-            key: if yaml {
-                format!("tracer_provider.sampler rule {i}")
-            } else {
-                format!("SAMPLING_RULES[{i}]")
-            },
+            key: format!("{}[{i}]", settings.label("SAMPLING_RULES")),
             value: {
                 let mut shown = rule.clone();
                 shown.sampler = settings.registry().redact(&rule.sampler);
@@ -369,12 +360,7 @@ fn resolve_with(
     }
     if let Some(d) = &settings.sdk_disabled {
         report.lines.push(ReportLine {
-            key: if yaml {
-                "disabled"
-            } else {
-                "OTEL_SDK_DISABLED"
-            }
-            .to_string(),
+            key: settings.label("OTEL_SDK_DISABLED").to_string(),
             value: d.value.to_string(),
             origin: d.origin.to_string(),
         });

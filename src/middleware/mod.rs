@@ -432,10 +432,17 @@ impl Shared {
     /// Decides and starts: exclusion first, then extraction, then the span.
     #[cfg_attr(not(feature = "actix"), allow(dead_code))]
     pub(crate) fn begin(&self, req: &RequestView<'_>) -> Begin {
-        match self.excluded(req.host, req.path, req.headers) {
+        let live = self.live();
+        match self.excluded(live.as_deref(), req.host, req.path, req.headers) {
             Some(cx) => Begin::Excluded(cx),
-            None => Begin::Traced(self.start(req)),
+            None => Begin::Traced(self.start(live.as_deref(), req)),
         }
+    }
+
+    /// What is installed now, read once a request (one atomic load, no lock, no
+    /// allocation): what a reload changed applies to the next request.
+    pub(crate) fn live(&self) -> Option<arc_swap::Guard<Arc<crate::live::Live>>> {
+        self.live.as_ref().map(|l| l.load())
     }
 
     /// The exclusion decision alone, before anything else of the request is read: for an
@@ -443,16 +450,15 @@ impl Shared {
     /// suppressed); `None` when the request is traced.
     pub(crate) fn excluded(
         &self,
+        live: Option<&Arc<crate::live::Live>>,
         host: Option<&str>,
         path: &str,
         headers: &dyn Extractor,
     ) -> Option<Context> {
-        // One atomic load (no lock, no allocation): what a reload changed applies.
-        let live = self.live.as_ref().map(|l| l.load());
         let exclude = self
             .exclude
             .as_ref()
-            .or_else(|| live.as_ref().map(|l| &l.exclude_paths))
+            .or_else(|| live.map(|l| &l.exclude_paths))
             .filter(|e| !e.is_empty())?;
         if !exclude.matches(host, path) {
             return None;
@@ -461,8 +467,11 @@ impl Shared {
     }
 
     /// Starts the span of a request that is not excluded.
-    pub(crate) fn start(&self, req: &RequestView<'_>) -> RequestSpan {
-        let live = self.live.as_ref().map(|l| l.load());
+    pub(crate) fn start(
+        &self,
+        live: Option<&Arc<crate::live::Live>>,
+        req: &RequestView<'_>,
+    ) -> RequestSpan {
         let parent = self.propagator.extract(req.headers);
         let method = known_method(req.method);
         let grpc = req.grpc.then(|| grpc_method(req.path)).flatten();
@@ -471,7 +480,7 @@ impl Shared {
         // Sampling rules read the request's attributes: then the span starts with them. Else
         // nothing but the method before the sampler decides: a sampled-out request builds no
         // name and no attributes.
-        let attributes_at_start = live.as_ref().is_some_and(|l| l.attributes_at_start);
+        let attributes_at_start = live.is_some_and(|l| l.attributes_at_start);
         if attributes_at_start {
             builder = builder.with_attributes(request_attributes(req, method, grpc));
         }

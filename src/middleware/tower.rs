@@ -214,7 +214,8 @@ where
             .and_then(|h| h.to_str().ok())
             .or_else(|| uri.authority().map(|a| a.as_str()));
         // Exclusion first: an excluded request reads nothing more of the request.
-        if let Some(cx) = shared.excluded(host, uri.path(), &Headers(headers)) {
+        let live = shared.live();
+        if let Some(cx) = shared.excluded(live.as_deref(), host, uri.path(), &Headers(headers)) {
             let future = {
                 let _guard = cx.clone().attach();
                 self.inner.call(req)
@@ -244,7 +245,7 @@ where
             // gRPC is always POST: other requests skip the header lookup.
             grpc: req.method() == http::Method::POST && is_grpc(headers),
         };
-        let span = shared.start(&view);
+        let span = shared.start(live.as_deref(), &view);
         let cx: Context = span.context().clone();
         let future = {
             let _guard = cx.clone().attach();

@@ -77,19 +77,27 @@ fn threshold(rate: f64) -> Option<u64> {
     }
 }
 
+/// A span's valid parent: where it is, and whether it was sampled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Parent {
+    pub(crate) remote: bool,
+    pub(crate) sampled: bool,
+}
+
+/// The span's parent, when it has a valid one.
+pub(crate) fn parent_of(parent: Option<&Context>) -> Option<Parent> {
+    let cx = parent.filter(|cx| cx.has_active_span())?;
+    let span = cx.span();
+    let sc = span.span_context();
+    sc.is_valid().then(|| Parent {
+        remote: sc.is_remote(),
+        sampled: sc.is_sampled(),
+    })
+}
+
 /// What a span's parent says: (valid and sampled, valid and local).
 pub(crate) fn parent_state(parent: Option<&Context>) -> (bool, bool) {
-    parent
-        .filter(|cx| cx.has_active_span())
-        .map(|cx| {
-            let span = cx.span();
-            let sc = span.span_context();
-            (
-                sc.is_valid() && sc.is_sampled(),
-                sc.is_valid() && !sc.is_remote(),
-            )
-        })
-        .unwrap_or((false, false))
+    parent_of(parent).map_or((false, false), |p| (p.sampled, !p.remote))
 }
 
 fn parent_trace_state(parent: Option<&Context>) -> TraceState {

@@ -2,11 +2,11 @@
 //! delegates (the SDK's fixes four of them), and the consistent `probability` sampler of the
 //! composable samplers (a threshold over the trace id's 56 random bits).
 
-use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId};
+use opentelemetry::trace::{Link, SpanKind, TraceId};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
+use opentelemetry_sdk::trace::{SamplingResult, ShouldSample};
 
-use super::parent_trace_state;
+use super::Parent;
 
 /// `parent_based`: the root sampler for spans without a parent, one of four delegates by
 /// whether the parent is remote and sampled.
@@ -29,19 +29,15 @@ impl ShouldSample for ParentBasedWith {
         attributes: &[KeyValue],
         links: &[Link],
     ) -> SamplingResult {
-        let parent = parent_context
-            .filter(|cx| cx.has_active_span())
-            .map(|cx| {
-                let sc = cx.span().span_context().clone();
-                (sc.is_valid(), sc.is_remote(), sc.is_sampled())
-            })
-            .filter(|(valid, _, _)| *valid);
-        let delegate = match parent {
+        let delegate = match super::parent_of(parent_context) {
             None => &self.root,
-            Some((_, true, true)) => &self.remote_sampled,
-            Some((_, true, false)) => &self.remote_not_sampled,
-            Some((_, false, true)) => &self.local_sampled,
-            Some((_, false, false)) => &self.local_not_sampled,
+            Some(Parent {
+                remote: true,
+                sampled: true,
+            }) => &self.remote_sampled,
+            Some(Parent { remote: true, .. }) => &self.remote_not_sampled,
+            Some(Parent { sampled: true, .. }) => &self.local_sampled,
+            Some(_) => &self.local_not_sampled,
         };
         delegate.should_sample(parent_context, trace_id, name, span_kind, attributes, links)
     }
@@ -92,15 +88,7 @@ impl ShouldSample for ConsistentProbability {
         _attributes: &[KeyValue],
         _links: &[Link],
     ) -> SamplingResult {
-        SamplingResult {
-            decision: if self.samples(trace_id) {
-                SamplingDecision::RecordAndSample
-            } else {
-                SamplingDecision::Drop
-            },
-            attributes: Vec::new(),
-            trace_state: parent_trace_state(parent_context),
-        }
+        super::result(self.samples(trace_id), parent_context)
     }
 }
 
@@ -109,7 +97,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::samplers::Always;
-    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceState};
+    use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceState};
+    use opentelemetry_sdk::trace::SamplingDecision;
 
     fn id(low56: u64) -> TraceId {
         let mut b = [0u8; 16];

@@ -13,11 +13,11 @@
 
 use std::sync::Arc;
 
-use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId};
+use opentelemetry::trace::{Link, SpanKind, TraceId};
 use opentelemetry::{Context, KeyValue, Value};
 use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
 
-use super::{RecentRates, SAMPLE_RATE_KEY, parent_state, parent_trace_state};
+use super::{RecentRates, SAMPLE_RATE_KEY, parent_of, parent_state, parent_trace_state};
 use crate::exclude::{HostExcludeList, PathExcludeList};
 
 /// Which spans a rule looks at.
@@ -343,6 +343,8 @@ pub(crate) struct RuleSampler {
     /// A span no rule matches inside a request a rule decided is decided as the request
     /// (`SAMPLING_RULES`); OpenTelemetry's `rule_based` does not.
     inherit: bool,
+    /// Some rule has a `parent` condition.
+    uses_parent: bool,
     recent: Arc<RecentRates>,
 }
 
@@ -354,6 +356,7 @@ impl RuleSampler {
         write_rate: bool,
     ) -> Self {
         RuleSampler {
+            uses_parent: rules.iter().any(|r| !r.matcher.parent.is_empty()),
             rules: rules.into(),
             default,
             default_rate,
@@ -393,13 +396,14 @@ impl ShouldSample for RuleSampler {
         links: &[Link],
     ) -> SamplingResult {
         let (parent_sampled, parent_local) = parent_state(parent_context);
-        let parent = match parent_context
-            .filter(|cx| cx.has_active_span())
-            .map(|cx| cx.span().span_context().clone())
-            .filter(|sc| sc.is_valid())
+        // Read only when a rule asks (`SAMPLING_RULES` never does).
+        let parent = match self
+            .uses_parent
+            .then(|| parent_of(parent_context))
+            .flatten()
         {
             None => ParentMatch::None,
-            Some(sc) if sc.is_remote() => ParentMatch::Remote,
+            Some(p) if p.remote => ParentMatch::Remote,
             Some(_) => ParentMatch::Local,
         };
         let facts = Facts::of(attributes);

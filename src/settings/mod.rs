@@ -412,22 +412,40 @@ impl Settings {
         }
     }
 
-    /// What the report and errors call `key`: its name in `[OPENCENSUS.TRACE]`, or its path in
-    /// OpenTelemetry's file.
-    pub(crate) fn key_label(&self, key: Key) -> String {
+    /// What the report, errors and reloads call the setting `name` (its `[OPENCENSUS.TRACE]`
+    /// name, or the variable): the same name, or its path in OpenTelemetry's file.
+    pub(crate) fn label(&self, name: &'static str) -> &'static str {
+        const IN_YAML: [(&str, &str); 8] = [
+            ("SAMPLER", "tracer_provider.sampler"),
+            ("EXPORTER", "tracer_provider.processors[0].exporter"),
+            ("PROPAGATOR", "propagator"),
+            (
+                "EXCLUDELIST_PATHS",
+                "instrumentation/development.rust.http.server.excluded_paths",
+            ),
+            (
+                "EXCLUDELIST_HOSTNAMES",
+                "instrumentation/development.rust.http.client.excluded_hosts",
+            ),
+            ("SAMPLING_RULES", "tracer_provider.sampler rules"),
+            (
+                "RELOAD_INTERVAL",
+                "instrumentation/development.rust.opencensus_settings.reload_interval",
+            ),
+            ("OTEL_SDK_DISABLED", "disabled"),
+        ];
         match self.format {
-            Format::Opencensus => key.name().to_string(),
-            Format::OtelYaml => match key {
-                Key::Sampler => "tracer_provider.sampler",
-                Key::Exporter => "tracer_provider.processors[0].exporter",
-                Key::Propagator => "propagator",
-                Key::ExcludePaths => "instrumentation/development.rust.http.server.excluded_paths",
-                Key::ExcludeHostnames => {
-                    "instrumentation/development.rust.http.client.excluded_hosts"
-                }
-            }
-            .to_string(),
+            Format::Opencensus => name,
+            Format::OtelYaml => IN_YAML
+                .iter()
+                .find(|(toml, _)| *toml == name)
+                .map_or(name, |(_, yaml)| yaml),
         }
+    }
+
+    /// [`Settings::label`] of a key.
+    pub(crate) fn key_label(&self, key: Key) -> String {
+        self.label(key.name()).to_string()
     }
 
     /// How a standard variable showed the value of `key`, when it is the one in effect.

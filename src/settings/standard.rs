@@ -303,15 +303,15 @@ fn propagator_spec(value: &str) -> Result<String, Problem> {
     let items: Vec<&str> = value.split(',').map(str::trim).collect();
     for item in &items {
         let lower = item.to_ascii_lowercase();
-        let spec = match lower.as_str() {
-            known if known != "googlecloud" && known_propagator(known).is_some() => {
-                known_propagator(known).unwrap_or_default().to_string()
-            }
-            "none" => {
+        // `googlecloud` is a name of the configuration file only.
+        let known = known_propagator(&lower).filter(|_| lower != "googlecloud");
+        let spec = match (known, lower.as_str()) {
+            (Some(spec), _) => spec.to_string(),
+            (None, "none") => {
                 saw_none = true;
                 continue;
             }
-            other => {
+            (None, other) => {
                 let mut p = Problem::new(
                     ErrorKind::InvalidEnvironment,
                     format!("OTEL_PROPAGATORS has the unknown propagator `{other}`"),

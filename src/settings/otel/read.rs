@@ -578,9 +578,8 @@ fn propagator(ctx: &mut Ctx<'_>, node: &Node, s: &mut Settings) {
                 &PROPAGATORS,
                 &["xray", "ottrace", "jaeger"],
             ) {
-                Some((name, key, body)) => {
+                Some((name, _, body)) => {
                     let _ = ctx.fields(body, &join(&at, name), &[], &[], true);
-                    let _ = key;
                     if !names.iter().any(|n| n == name) {
                         names.push(name.to_string());
                     }
@@ -931,9 +930,6 @@ fn otlp(
             let Some(h) = ctx.fields(item, &here, &["name", "value"], &[], false) else {
                 continue;
             };
-            if let Some(v) = h.get("value") {
-                ctx.secret(v);
-            }
             let name = h
                 .get("name")
                 .and_then(|n| ctx.required_string(n, &join(&here, "name")));
@@ -967,25 +963,25 @@ fn otlp(
             }
         }
     }
-    if let Some(n) = f.get("headers_list") {
-        ctx.secret(n);
-        if let Some(list) = ctx.string(n, &join(at, "headers_list")) {
-            match crate::environment::parse_key_values(&list, "headers_list") {
-                Ok(pairs) => {
-                    for (k, v) in pairs {
-                        if !headers.iter().any(|(h, _, _)| h.eq_ignore_ascii_case(&k)) {
-                            headers.push((k, v, ctx.origin(n.pos())));
-                        }
+    // (Secrets were marked before reading: `load`'s `mark_secrets`.)
+    if let Some(n) = f.get("headers_list")
+        && let Some(list) = ctx.string(n, &join(at, "headers_list"))
+    {
+        match crate::environment::parse_key_values(&list, "headers_list") {
+            Ok(pairs) => {
+                for (k, v) in pairs {
+                    if !headers.iter().any(|(h, _, _)| h.eq_ignore_ascii_case(&k)) {
+                        headers.push((k, v, ctx.origin(n.pos())));
                     }
                 }
-                Err(_) => ctx.error(
-                    ErrorKind::InvalidValue,
-                    &join(at, "headers_list"),
-                    n,
-                    "`headers_list` must be key=value pairs separated by commas (its value is not shown)",
-                    &["the format of OTEL_EXPORTER_OTLP_HEADERS: api-key=secret,tenant=a"],
-                ),
             }
+            Err(_) => ctx.error(
+                ErrorKind::InvalidValue,
+                &join(at, "headers_list"),
+                n,
+                "`headers_list` must be key=value pairs separated by commas (its value is not shown)",
+                &["the format of OTEL_EXPORTER_OTLP_HEADERS: api-key=secret,tenant=a"],
+            ),
         }
     }
     let mut dict = String::from("{");
@@ -1060,12 +1056,6 @@ fn azure(
             );
             ok = false;
             continue;
-        }
-        if matches!(
-            name,
-            "connection_string" | "instrumentation_key" | "proxies"
-        ) {
-            ctx.secret(value);
         }
         if value.is_null() {
             continue;

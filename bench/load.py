@@ -114,10 +114,16 @@ def thread_cpu(pid):
     return export, other
 
 
-def run(args, mode, sink_port, shape):
+def path_of(mode):
+    return "/healthz" if mode == "excluded" else "/"
+
+
+def run(args, mode, sink_port, shape, path=None):
+    """One server in `mode` under load; `path`: what wrk requests (default: the mode's own; an
+    untraced baseline requests the path of the mode it is compared with)."""
     runtime, connections, header = SHAPES[shape]
     connections = args.connections or connections
-    path = "/healthz" if mode == "excluded" else "/"
+    path = path or path_of(mode)
     sink = f"http://127.0.0.1:{sink_port}" if mode != "outage" else "http://127.0.0.1:1"
     with tempfile.TemporaryDirectory() as storage:
         before = sink_count(sink_port)
@@ -252,7 +258,7 @@ def table(args, modes, sink_port, shape):
     p99_ratios = {m: [] for m in modes}
     for r in range(args.rounds):
         for mode in modes:
-            base = run(args, "untraced", sink_port, shape)
+            base = run(args, "untraced", sink_port, shape, path_of(mode))
             res = run(args, mode, sink_port, shape)
             results["untraced"].append(base)
             results[mode].append(res)

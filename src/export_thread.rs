@@ -119,8 +119,12 @@ impl<E: SpanExporter + 'static> Exports<E> {
     /// Starts exporting `batch` in chunks, each as a task; waits only when too many are pending.
     async fn start(&mut self, batch: &mut Vec<SpanData>) {
         while !batch.is_empty() {
-            let take = batch.len().min(self.max);
-            let chunk: Vec<SpanData> = batch.drain(..take).collect();
+            // A whole batch goes as it is (no span moved again); a longer one in chunks.
+            let chunk: Vec<SpanData> = if batch.len() <= self.max {
+                std::mem::replace(batch, Vec::with_capacity(self.max))
+            } else {
+                batch.drain(..self.max).collect()
+            };
             while self.tasks.len() >= MAX_PENDING_EXPORTS {
                 let _ = self.tasks.join_next().await;
             }

@@ -14,7 +14,7 @@ use opentelemetry_sdk::trace::{SdkTracerProvider, Span, SpanData, SpanProcessor}
 
 use crate::error::{Error, ErrorKind, Problem};
 use crate::exclude::{HostExcludeList, PathExcludeList};
-use crate::live::{Live, LiveCell, LiveSampler};
+use crate::live::{Live, LiveCell, LiveIds, LiveSampler};
 use crate::registry::BuildContext;
 pub use crate::reload::ReloadStatus;
 use crate::reload::{Poller, Reloader};
@@ -198,6 +198,7 @@ fn construct(settings: Settings, resolved: Resolved, global: bool) -> Result<Tel
                         .unwrap_or_default(),
                 )
                 .with_sampler(LiveSampler(live.clone()))
+                .with_id_generator(LiveIds::default())
                 .with_resource(resolved.resource)
                 .with_span_processor(CountingProcessor {
                     inner: processor,

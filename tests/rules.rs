@@ -321,3 +321,134 @@ async fn rules_decide_actix_requests_too() {
     assert_eq!(reqs[0]["data"]["baseData"]["name"], "GET /api/checkout/pay");
     assert_eq!(reqs[0]["sampleRate"], 100.0);
 }
+
+const HALF: &str = r#"[OPENCENSUS.TRACE]
+SAMPLER = "opencensus.trace.samplers.ProbabilitySampler(rate=0.5)"
+EXPORTER = "AzureExporter(export_interval=3600, enable_local_storage=False)"
+"#;
+
+/// Requests without a parent: the sampler decides each by the trace id it is given.
+const ROOTS: usize = 48;
+
+async fn decided_first_app() {
+    use opencensus_settings::opentelemetry::trace::TraceContextExt as _;
+    let telemetry = opencensus_settings::init_from_settings().unwrap_or_else(|e| panic!("{e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // The handler answers what its context says: trace id, span id, sampled.
+    let app = Router::new()
+        .route(
+            "/",
+            get(|| async {
+                let cx = opencensus_settings::opentelemetry::Context::current();
+                let span = cx.span();
+                let sc = span.span_context();
+                format!(
+                    "{}-{}-{}-{}",
+                    sc.trace_id(),
+                    sc.span_id(),
+                    u8::from(sc.is_sampled()),
+                    u8::from(span.is_recording())
+                )
+            }),
+        )
+        .layer(OpencensusLayer::new());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let client = reqwest::Client::new();
+    let mut seen = Vec::new();
+    for _ in 0..ROOTS {
+        let body = client
+            .get(format!("http://{addr}/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        seen.push(body);
+    }
+    // An unsampled parent: ProbabilitySampler decides by the trace id (here, a dropped one).
+    let body = client
+        .get(format!("http://{addr}/"))
+        .header("traceparent", format!("00-{DROPPED}-{PARENT}-00"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    seen.push(body);
+    println!("SEEN {}", seen.join(" "));
+    drop(common::flushed(telemetry).await);
+}
+
+/// The installed pipeline asks the live sampler before building a span: the decision a
+/// recorded request was given must be the one its own trace id earns (a root request's trace
+/// id is chosen before the decision), a dropped request still has a context of its own (a new
+/// span id in the incoming trace, not sampled, not recording), and nothing dropped is exported.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sampler_decides_first_for_the_trace_id_the_request_gets() {
+    let name = "the_sampler_decides_first_for_the_trace_id_the_request_gets";
+    if is_child(name) {
+        return decided_first_app().await;
+    }
+    let ingest = Ingest::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("opencensus.toml");
+    std::fs::write(&file, HALF).unwrap();
+    let out = common::run_child_async(name, ingest.app_env(file.display())).await;
+    let stdout = assert_ok(&out);
+    let seen: Vec<Vec<String>> = stdout
+        .lines()
+        .find_map(|l| l.split_once("SEEN ").map(|(_, seen)| seen))
+        .unwrap()
+        .split(' ')
+        .map(|s| s.split('-').map(String::from).collect())
+        .collect();
+    assert_eq!(seen.len(), ROOTS + 1);
+    let half = opencensus_settings::registry::ProbabilitySampler::new(0.5).unwrap();
+    let threshold = half.threshold().unwrap();
+    let earns = |trace: &str| u64::from_str_radix(&trace[16..], 16).unwrap() <= threshold;
+    let kept: Vec<&Vec<String>> = seen.iter().filter(|s| s[2] == "1").collect();
+    for s in &seen {
+        assert_eq!(
+            s[2] == "1",
+            earns(&s[0]),
+            "decision and trace id disagree: {s:?}"
+        );
+        assert_eq!(s[2], s[3], "recording iff sampled: {s:?}");
+    }
+    assert!(
+        !kept.is_empty() && kept.len() < ROOTS,
+        "{} of {ROOTS} kept",
+        kept.len()
+    );
+    let last = &seen[ROOTS];
+    assert_eq!(last[0], DROPPED);
+    assert_ne!(
+        last[1], PARENT,
+        "a dropped request has a span id of its own"
+    );
+    assert_eq!(last[1].len(), 16);
+    assert_eq!(last[2], "0");
+    let all = ingest
+        .wait_for("every kept request", |e| requests(e).len() >= kept.len())
+        .await;
+    assert!(ingest.rejected().is_empty(), "{:#?}", ingest.rejected());
+    let mut exported: Vec<(&str, &str)> = requests(&all)
+        .iter()
+        .map(|e| {
+            (
+                e["tags"]["ai.operation.id"].as_str().unwrap(),
+                e["data"]["baseData"]["id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let mut expected: Vec<(&str, &str)> = kept
+        .iter()
+        .map(|s| (s[0].as_str(), s[1].as_str()))
+        .collect();
+    exported.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(exported, expected);
+}

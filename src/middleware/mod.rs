@@ -2,8 +2,10 @@
 //! [`RequestView`] and reports the outcome; everything else happens here, once.
 //!
 //! Order of work per request, cheapest first: exclusion (no span work at all), context
-//! extraction, span start with only the method in the name (so a sampled-out request costs
-//! little), then, only when the span records, its real name and attributes.
+//! extraction, the sampling decision (the sampler sees the method alone, unless sampling rules
+//! read the attributes), then, only when the span records, its real name and attributes. With
+//! the installed provider the middleware asks the live sampler itself, so a sampled-out
+//! request never reaches the SDK: its context carries the span context alone.
 
 #[cfg(feature = "actix")]
 pub(crate) mod actix;
@@ -139,6 +141,9 @@ pub(crate) struct Shared {
     exclude: Option<PathExcludeList>,
     /// What is installed and may be reloaded (exclusion list, whether rules read attributes).
     live: Option<crate::live::LiveCell>,
+    /// The tracer is the installed provider's, whose sampler is the live one: the middleware
+    /// asks that sampler itself, before building a span.
+    decides: bool,
 }
 
 impl fmt::Debug for Shared {
@@ -193,35 +198,32 @@ impl Overrides {
                     .unwrap_or_default()
             })
         });
+        let decides =
+            self.provider.is_none() && live.is_some() && matches!(r.tracer, AnyTracer::Sdk(_));
         Shared {
             tracer: r.tracer,
             propagator: r.propagator.unwrap_or_else(|| Arc::new(GlobalPropagator)),
             exclude,
             live,
+            decides,
         }
     }
 }
 
 /// Lazily resolved shared state (resolved at the first request, so the order of building the
-/// router and calling `init_from_settings()` does not matter).
+/// router and calling `init_from_settings()` does not matter). One `Arc`: axum clones the
+/// service for every request.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct LazyShared {
-    overrides: Overrides,
-    cell: Resolving<Shared>,
-}
+pub(crate) struct LazyShared(Arc<(Overrides, Resolving<Shared>)>);
 
 impl LazyShared {
     pub(crate) fn new(overrides: Overrides) -> Self {
-        LazyShared {
-            overrides,
-            cell: Resolving::default(),
-        }
+        LazyShared(Arc::new((overrides, Resolving::default())))
     }
 
     pub(crate) fn get(&self) -> &Shared {
-        self.cell.get(self.overrides.provider.is_some(), || {
-            self.overrides.resolve()
-        })
+        let (overrides, cell) = &*self.0;
+        cell.get(overrides.provider.is_some(), || overrides.resolve())
     }
 }
 
@@ -475,23 +477,23 @@ impl Shared {
         let parent = self.propagator.extract(req.headers);
         let method = known_method(req.method);
         let grpc = req.grpc.then(|| grpc_method(req.path)).flatten();
-        let mut builder =
-            SpanBuilder::from_name(known_span_name(method, None)).with_kind(SpanKind::Server);
-        // Sampling rules read the request's attributes: then the span starts with them. Else
+        // Sampling rules read the request's attributes: then the sampler sees them. Else
         // nothing but the method before the sampler decides: a sampled-out request builds no
         // name and no attributes.
         let attributes_at_start = live.is_some_and(|l| l.attributes_at_start);
+        if let Some(live) = live.filter(|_| self.decides) {
+            return self.start_decided(live, parent, req, method, grpc, attributes_at_start);
+        }
+        let mut builder =
+            SpanBuilder::from_name(known_span_name(method, None)).with_kind(SpanKind::Server);
         if attributes_at_start {
             builder = builder.with_attributes(request_attributes(req, method, grpc));
         }
         let (cx, recording) = self.tracer.start(builder, &parent);
         if recording {
             let span = cx.span();
-            if let Some((service, rpc_method)) = grpc {
-                // SPEC 12: a gRPC call is named by its method, with the RPC conventions.
-                span.update_name(format!("{service}/{rpc_method}"));
-            } else if req.route.is_some() {
-                span.update_name(known_span_name(method, req.route));
+            if grpc.is_some() || req.route.is_some() {
+                span.update_name(full_name(method, req.route, grpc));
             }
             if !attributes_at_start {
                 span.set_attributes(request_attributes(req, method, grpc));
@@ -502,6 +504,89 @@ impl Shared {
             recording,
             grpc: req.grpc,
         }
+    }
+
+    /// [`Shared::start`] with the installed provider: the live sampler decides first. A
+    /// dropped request is its span context alone (no SDK span); a recorded one starts with its
+    /// full name and every attribute at once (no rename, no lock per attribute).
+    fn start_decided(
+        &self,
+        live: &crate::live::Live,
+        parent: Context,
+        req: &RequestView<'_>,
+        method: Option<&'static str>,
+        grpc: Option<(&str, &str)>,
+        attributes_at_start: bool,
+    ) -> RequestSpan {
+        use opentelemetry::trace::{SpanContext, TraceFlags};
+        use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, SamplingDecision};
+        let ids = RandomIdGenerator::default();
+        let trace_id = {
+            let span = parent.span();
+            let sc = span.span_context();
+            if sc.is_valid() {
+                sc.trace_id()
+            } else {
+                ids.new_trace_id()
+            }
+        };
+        let attributes = if attributes_at_start {
+            request_attributes(req, method, grpc)
+        } else {
+            Vec::new()
+        };
+        let decision = live.sampler.should_sample(
+            Some(&parent),
+            trace_id,
+            &known_span_name(method, None),
+            &SpanKind::Server,
+            &attributes,
+            &[],
+        );
+        if decision.decision == SamplingDecision::Drop {
+            // As the SDK makes a dropped span: a new span id, not sampled, the sampler's
+            // trace state; children still see the trace id and the flag.
+            let sc = SpanContext::new(
+                trace_id,
+                ids.new_span_id(),
+                TraceFlags::default(),
+                false,
+                decision.trace_state,
+            );
+            return RequestSpan {
+                cx: parent.with_remote_span_context(sc),
+                recording: false,
+                grpc: req.grpc,
+            };
+        }
+        let attributes = if attributes_at_start {
+            attributes
+        } else {
+            request_attributes(req, method, grpc)
+        };
+        let builder = SpanBuilder::from_name(full_name(method, req.route, grpc))
+            .with_kind(SpanKind::Server)
+            .with_attributes(attributes);
+        let (cx, recording) =
+            crate::live::start_decided(decision, trace_id, || self.tracer.start(builder, &parent));
+        RequestSpan {
+            cx,
+            recording,
+            grpc: req.grpc,
+        }
+    }
+}
+
+/// A recording request span's name: a gRPC call's method (SPEC 12), else the rule of
+/// `name.rs`.
+fn full_name(
+    method: Option<&'static str>,
+    route: Option<&str>,
+    grpc: Option<(&str, &str)>,
+) -> Cow<'static, str> {
+    match grpc {
+        Some((service, rpc_method)) => Cow::Owned(format!("{service}/{rpc_method}")),
+        None => known_span_name(method, route),
     }
 }
 

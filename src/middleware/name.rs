@@ -7,9 +7,9 @@
 //! - `HTTP` in place of the method for methods outside the standard set (so a client cannot
 //!   mint span names), as the semantic conventions say.
 //!
-//! The span starts with the method alone, before the sampler decides (a sampled-out request
-//! builds no name); a recording span then gets its full name, and a nested router's layer
-//! (which knows the innermost route) renames it through the same function.
+//! The sampler sees the method alone (a sampled-out request builds no name); a recording span
+//! starts with its full name, and a nested router's layer (which knows the innermost route)
+//! renames it through the same function.
 
 use std::borrow::Cow;
 
@@ -31,7 +31,13 @@ pub(crate) fn known_span_name(
 ) -> Cow<'static, str> {
     let method = method.unwrap_or("HTTP");
     match route {
-        Some(route) => Cow::Owned(format!("{method} {route}")),
+        Some(route) => {
+            let mut name = String::with_capacity(method.len() + 1 + route.len());
+            name.push_str(method);
+            name.push(' ');
+            name.push_str(route);
+            Cow::Owned(name)
+        }
         None => Cow::Borrowed(method),
     }
 }

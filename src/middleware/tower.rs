@@ -136,9 +136,31 @@ pub struct OpencensusService<S> {
 
 struct Headers<'a>(&'a http::HeaderMap);
 
+/// The names the propagators read, made once: a lookup by `&str` parses and validates the
+/// name again on every request.
+static KNOWN_HEADERS: [http::HeaderName; 9] = [
+    http::HeaderName::from_static("traceparent"),
+    http::HeaderName::from_static("tracestate"),
+    http::HeaderName::from_static("baggage"),
+    http::HeaderName::from_static("b3"),
+    http::HeaderName::from_static("x-b3-traceid"),
+    http::HeaderName::from_static("x-b3-spanid"),
+    http::HeaderName::from_static("x-b3-sampled"),
+    http::HeaderName::from_static("x-b3-flags"),
+    http::HeaderName::from_static("x-cloud-trace-context"),
+];
+
+fn known_header(key: &str) -> Option<&'static http::HeaderName> {
+    KNOWN_HEADERS.iter().find(|name| name.as_str() == key)
+}
+
 impl Extractor for Headers<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|v| v.to_str().ok())
+        match known_header(key) {
+            Some(name) => self.0.get(name),
+            None => self.0.get(key),
+        }
+        .and_then(|v| v.to_str().ok())
     }
 
     fn keys(&self) -> Vec<&str> {
@@ -146,12 +168,11 @@ impl Extractor for Headers<'_> {
     }
 
     fn get_all(&self, key: &str) -> Option<Vec<&str>> {
-        let values: Vec<&str> = self
-            .0
-            .get_all(key)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
+        let all = match known_header(key) {
+            Some(name) => self.0.get_all(name),
+            None => self.0.get_all(key),
+        };
+        let values: Vec<&str> = all.iter().filter_map(|v| v.to_str().ok()).collect();
         (!values.is_empty()).then_some(values)
     }
 }

@@ -9,6 +9,7 @@
 
 #[cfg(feature = "actix")]
 pub(crate) mod actix;
+mod intern;
 mod name;
 #[cfg(feature = "axum")]
 pub(crate) mod tower;
@@ -377,8 +378,8 @@ fn request_attributes(
     let mut attrs = Vec::with_capacity(14);
     if let Some((service, rpc_method)) = grpc {
         attrs.push(KeyValue::new("rpc.system", "grpc"));
-        attrs.push(KeyValue::new("rpc.service", service.to_string()));
-        attrs.push(KeyValue::new("rpc.method", rpc_method.to_string()));
+        attrs.push(KeyValue::new("rpc.service", intern::shared(service)));
+        attrs.push(KeyValue::new("rpc.method", intern::shared(rpc_method)));
     }
     attrs.push(KeyValue::new(
         "http.request.method",
@@ -390,7 +391,7 @@ fn request_attributes(
             req.method.to_string(),
         ));
     }
-    attrs.push(KeyValue::new("url.path", req.path.to_string()));
+    attrs.push(KeyValue::new("url.path", intern::shared(req.path)));
     if let Some(q) = req.query.filter(|q| !q.is_empty()) {
         // Credentials in the query (SAS `sig=`, OAuth `code=`, ...) are never exported.
         attrs.push(KeyValue::new(
@@ -406,7 +407,7 @@ fn request_attributes(
     attrs.push(KeyValue::new("url.scheme", scheme));
     if let Some(host) = req.host {
         let (address, port) = crate::hostport::split_host(host);
-        attrs.push(KeyValue::new("server.address", address.to_string()));
+        attrs.push(KeyValue::new("server.address", intern::shared(address)));
         let port = port.or(match req.scheme {
             "https" => Some(443),
             "http" => Some(80),
@@ -417,10 +418,10 @@ fn request_attributes(
         }
     }
     if let Some(route) = req.route {
-        attrs.push(KeyValue::new("http.route", route.to_string()));
+        attrs.push(KeyValue::new("http.route", intern::shared(route)));
     }
     if let Some(ua) = req.user_agent {
-        attrs.push(KeyValue::new("user_agent.original", ua.to_string()));
+        attrs.push(KeyValue::new("user_agent.original", intern::shared(ua)));
     }
     if let Some(peer) = req.peer {
         attrs.push(KeyValue::new("client.address", peer.ip().to_string()));

@@ -100,16 +100,18 @@ impl<'o> Limited<'o> {
         }
     }
 
+    /// Lower-case hex of up to 16 bytes (an id), written at once.
     pub(super) fn hex(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            for nibble in [b >> 4, b & 0xf] {
-                if self.left == 0 {
-                    return;
-                }
-                self.out.push(HEX[usize::from(nibble)]);
-                self.left -= 1;
-            }
+        let mut digits = [0u8; 32];
+        let mut n = 0;
+        for (pair, b) in digits.chunks_exact_mut(2).zip(bytes) {
+            pair[0] = HEX[usize::from(b >> 4)];
+            pair[1] = HEX[usize::from(b & 0xf)];
+            n += 2;
         }
+        let take = n.min(self.left);
+        self.out.extend_from_slice(&digits[..take]);
+        self.left -= take;
     }
 
     pub(super) fn close(self) {

@@ -72,6 +72,9 @@ pub(crate) struct EnvelopeWriter {
     /// Their keys (cut to the property key limit): a span attribute with one of them is
     /// replaced by the resource's value, as in the crate.
     resource_keys: Vec<String>,
+    /// Which key lengths `resource_keys` has ([`len_bit`]): most attributes are told apart
+    /// from every resource key by their length alone.
+    resource_key_lens: u64,
     resource_http_prefix: bool,
     resource_db_prefix: bool,
 }
@@ -109,6 +112,7 @@ impl EnvelopeWriter {
             resource_tags: vec![None; TAGS.len()],
             resource_properties: Vec::new(),
             resource_keys: Vec::new(),
+            resource_key_lens: 0,
             resource_http_prefix: false,
             resource_db_prefix: false,
         };
@@ -144,6 +148,10 @@ impl EnvelopeWriter {
         self.resource_http_prefix = props.iter().any(|(k, _)| k.starts_with("http."));
         self.resource_db_prefix = props.iter().any(|(k, _)| k.starts_with("db."));
         self.resource_keys = props.into_iter().map(|(k, _)| k).collect();
+        self.resource_key_lens = self
+            .resource_keys
+            .iter()
+            .fold(0, |mask, k| mask | len_bit(k.len()));
         self.resource_properties = fragment;
     }
 
@@ -467,9 +475,11 @@ impl EnvelopeWriter {
     fn span_properties(&self, span: &SpanData, extras: &[Option<(&str, &str)>], out: &mut Vec<u8>) {
         let mut props = Properties::new(out);
         let resource_keys = &self.resource_keys;
+        let resource_lens = self.resource_key_lens;
         props.attributes(&span.attributes, &[], |key| {
             extras.iter().flatten().any(|(k, _)| *k == key)
-                || resource_keys.iter().any(|k| k == key)
+                || (resource_lens & len_bit(key.len()) != 0
+                    && resource_keys.iter().any(|k| k == key))
         });
         for (key, value) in extras.iter().flatten() {
             if !resource_keys.iter().any(|k| k == key) {
@@ -649,6 +659,13 @@ impl<'o> Properties<'o> {
         removed: &[&str],
         shadowed: impl Fn(&str) -> bool,
     ) {
+        // The key lengths that come more than once: only a key of one of them can come again.
+        let (mut seen, mut repeated) = (0u64, 0u64);
+        for kv in attrs {
+            let bit = len_bit(json::cut(kv.key.as_str(), PROPERTY_KEY_MAX).len());
+            repeated |= seen & bit;
+            seen |= bit;
+        }
         for (i, kv) in attrs.iter().enumerate() {
             let full = kv.key.as_str();
             if full.starts_with("_MS.") || removed.contains(&full) {
@@ -656,9 +673,10 @@ impl<'o> Properties<'o> {
             }
             let key = json::cut(full, PROPERTY_KEY_MAX);
             if shadowed(key)
-                || attrs[i + 1..]
-                    .iter()
-                    .any(|later| json::cut(later.key.as_str(), PROPERTY_KEY_MAX) == key)
+                || (repeated & len_bit(key.len()) != 0
+                    && attrs[i + 1..]
+                        .iter()
+                        .any(|later| json::cut(later.key.as_str(), PROPERTY_KEY_MAX) == key))
             {
                 continue;
             }
@@ -672,6 +690,12 @@ impl<'o> Properties<'o> {
             self.out.push(b'}');
         }
     }
+}
+
+/// A key length as one bit of a 64-bit set (lengths 64 apart share a bit: a filter, never
+/// the answer).
+fn len_bit(len: usize) -> u64 {
+    1 << (len % 64)
 }
 
 fn hex_into(out: &mut Vec<u8>, bytes: &[u8]) {

@@ -21,21 +21,25 @@ pub(super) fn write_duration(out: &mut Vec<u8>, start: SystemTime, end: SystemTi
     let frac = (micros % 1_000_000) as u64;
     out.push(b'"');
     uint(out, secs / 86_400);
-    out.push(b'.');
-    two(out, secs / 3600 % 24);
-    out.push(b':');
-    two(out, secs / 60 % 60);
-    out.push(b':');
-    two(out, secs % 60);
-    out.push(b'.');
-    let mut digits = [b'0'; 6];
+    // `.hh:mm:ss.ffffff"`, written at once.
+    let mut tail = *b".00:00:00.000000\"";
+    put_two(&mut tail[1..3], secs / 3600 % 24);
+    put_two(&mut tail[4..6], secs / 60 % 60);
+    put_two(&mut tail[7..9], secs % 60);
     let mut f = frac;
-    for d in digits.iter_mut().rev() {
+    for d in tail[10..16].iter_mut().rev() {
         *d = b'0' + (f % 10) as u8;
         f /= 10;
     }
-    out.extend_from_slice(&digits);
-    out.push(b'"');
+    out.extend_from_slice(&tail);
+}
+
+/// Two decimal digits of `v` (0..=99) into `slot`.
+fn put_two(slot: &mut [u8], v: u64) {
+    if let [tens, ones] = slot {
+        *tens = b'0' + (v / 10 % 10) as u8;
+        *ones = b'0' + (v % 10) as u8;
+    }
 }
 
 /// The civil date (year, month, day) of a day count since 1970-01-01 (proleptic Gregorian).
@@ -73,6 +77,22 @@ pub(super) fn write_time(out: &mut Vec<u8>, t: SystemTime) {
     let days = secs.div_euclid(86_400);
     let rest = secs.rem_euclid(86_400) as u64;
     let (year, month, day) = civil(days);
+    if (0..=9999).contains(&year) {
+        // `"YYYY-MM-DDThh:mm:ss.mmmZ"`, written at once (every year a span can have now).
+        let y = year.unsigned_abs();
+        let mut t = *b"\"0000-00-00T00:00:00.000Z\"";
+        put_two(&mut t[1..3], y / 100);
+        put_two(&mut t[3..5], y % 100);
+        put_two(&mut t[6..8], month);
+        put_two(&mut t[9..11], day);
+        put_two(&mut t[12..14], rest / 3600);
+        put_two(&mut t[15..17], rest / 60 % 60);
+        put_two(&mut t[18..20], rest % 60);
+        t[21] = b'0' + (millis / 100) as u8;
+        put_two(&mut t[22..24], millis % 100);
+        out.extend_from_slice(&t);
+        return;
+    }
     out.push(b'"');
     if year < 0 {
         out.push(b'-');

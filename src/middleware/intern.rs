@@ -1,0 +1,107 @@
+//! Attribute values that repeat from one request to the next (the path, the route template,
+//! the host name, the `User-Agent`), shared as `Arc<str>` from a small cache per thread
+//! instead of copied for every request.
+//!
+//! A copy costs an allocation on the worker and a free on the export thread, which is
+//! glibc's slow path (the chunk belongs to another thread's arena, so the worker's own cache
+//! of free chunks never refills). A hit costs a hash of the string's ends, one comparison and
+//! a reference count.
+//!
+//! The cache is direct-mapped: a string has one slot, and a different string there replaces
+//! it. So it stays bounded (`SLOTS` strings of at most `MAX_LEN` bytes a thread) whatever
+//! clients send, a lookup is O(1), and values a client controls cannot make it slow or big.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use opentelemetry::{StringValue, Value};
+
+const SLOTS: usize = 64;
+/// Longer values are copied, not cached.
+const MAX_LEN: usize = 256;
+
+thread_local! {
+    static CACHE: RefCell<[Option<Arc<str>>; SLOTS]> =
+        const { RefCell::new([const { None }; SLOTS]) };
+}
+
+/// Up to 8 bytes as a little-endian word (zero-padded).
+fn word(bytes: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    let n = bytes.len().min(8);
+    w[..n].copy_from_slice(&bytes[..n]);
+    u64::from_le_bytes(w)
+}
+
+/// The slot of `s`: its length and its first and last eight bytes, mixed.
+fn slot(s: &str) -> usize {
+    let b = s.as_bytes();
+    let head = word(b);
+    let tail = word(&b[b.len().saturating_sub(8)..]);
+    let h = (head ^ tail.rotate_left(29) ^ b.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    // The top bits are the best mixed; SLOTS is 2^6.
+    (h >> 58) as usize
+}
+
+/// `s` as an attribute value: the cached `Arc<str>` when this thread saw it last in its
+/// slot, else a new one (cached for the next request).
+pub(super) fn shared(s: &str) -> Value {
+    if s.len() > MAX_LEN {
+        return Value::String(s.to_string().into());
+    }
+    let arc = CACHE.with(|cache| {
+        let mut cache = cache.try_borrow_mut().ok()?;
+        let entry = cache.get_mut(slot(s))?;
+        match entry {
+            Some(hit) if **hit == *s => Some(hit.clone()),
+            _ => {
+                let new: Arc<str> = Arc::from(s);
+                *entry = Some(new.clone());
+                Some(new)
+            }
+        }
+    });
+    match arc {
+        Some(arc) => Value::String(StringValue::from(arc)),
+        // The thread is exiting (its cache is gone): a copy.
+        None => Value::String(s.to_string().into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_LEN, SLOTS, shared, slot};
+
+    /// Whether two values are one string in memory.
+    fn same(a: &opentelemetry::Value, b: &opentelemetry::Value) -> bool {
+        std::ptr::eq(a.as_str().as_ptr(), b.as_str().as_ptr())
+    }
+
+    #[test]
+    fn values_are_what_was_given_and_repeats_share_one_string() {
+        let long = "x".repeat(MAX_LEN + 1);
+        for s in ["/", "/users/{id}", "127.0.0.1", "a\u{e9}b", &long] {
+            let (first, again) = (shared(s), shared(s));
+            assert_eq!(first.as_str(), s);
+            assert_eq!(again.as_str(), s);
+            // Cached up to MAX_LEN; a longer value is a copy each time.
+            assert_eq!(same(&first, &again), s.len() <= MAX_LEN, "{s}");
+        }
+        // Two strings of one slot replace each other, and each still reads as itself.
+        let base = "/api/a";
+        let other = (0..10_000)
+            .map(|i| format!("/api/{i}"))
+            .find(|s| slot(s) == slot(base))
+            .unwrap();
+        let a = shared(base);
+        let b = shared(&other);
+        let a_again = shared(base);
+        assert_eq!(b.as_str(), other.as_str());
+        assert_eq!(a_again.as_str(), base);
+        assert!(
+            !same(&a, &a_again),
+            "the other string took the slot in between"
+        );
+        assert!((0..1000).all(|i| slot(&format!("k{i}")) < SLOTS));
+    }
+}

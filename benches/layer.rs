@@ -65,6 +65,20 @@ fn request_with(path_and_query: &'static str, traceparent: bool) -> http::Reques
     builder.body(()).expect("a valid request")
 }
 
+/// Unsampled parents that `ProbabilitySampler(rate=0.5)` keeps and drops, by their trace ids.
+const KEPT: &str = "00-0af7651916cd43dd0000000000000001-b7ad6b7169203331-00";
+const DROPPED: &str = "00-0af7651916cd43ddffffffffffffffff-b7ad6b7169203331-00";
+
+/// A request with `traceparent` as given.
+fn request_parent(path_and_query: &'static str, traceparent: &str) -> http::Request<()> {
+    let mut req = request_with(path_and_query, false);
+    req.headers_mut().insert(
+        "traceparent",
+        http::HeaderValue::from_str(traceparent).expect("a valid header"),
+    );
+    req
+}
+
 /// Polls a future that must complete at once (the inner service never waits).
 fn now<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
@@ -147,11 +161,14 @@ fn bench_layer(c: &mut Criterion) {
 
 /// The reloadable path (SPEC 9): settings installed with `init_with`, so the layer reads the
 /// live sampler and exclusion list (one atomic load a request), against the same scenarios
-/// with a layer of fixed settings (its own provider and list).
+/// with a layer of fixed settings (its own provider and list). The installed layer asks the
+/// live sampler itself before the SDK is involved; `live_sampled` is a recorded request on
+/// that path.
 fn bench_live(c: &mut Criterion) {
     let settings = opencensus_settings::Settings::loader()
         .env([
-            ("OPENCENSUS__TRACE__SAMPLER", "AlwaysOffSampler()"),
+            // Decides an unsampled parent by its trace id: KEPT is sampled, DROPPED is not.
+            ("OPENCENSUS__TRACE__SAMPLER", "ProbabilitySampler(rate=0.5)"),
             (
                 "OPENCENSUS__TRACE__EXPORTER",
                 "opencensus_settings.exporters.NoExporter()",
@@ -178,7 +195,22 @@ fn bench_live(c: &mut Criterion) {
         b.iter(|| black_box(serve(&mut fixed_out, request(black_box("/users/42?x=1")))));
     });
     group.bench_function("live_sampled_out", |b| {
-        b.iter(|| black_box(serve(&mut live, request(black_box("/users/42?x=1")))));
+        b.iter(|| {
+            black_box(serve(
+                &mut live,
+                request_parent(black_box("/users/42?x=1"), DROPPED),
+            ))
+        });
+    });
+    // Recorded through the installed pipeline: the live sampler decides before the SDK builds
+    // the span (no exporter: the span's own cost).
+    group.bench_function("live_sampled", |b| {
+        b.iter(|| {
+            black_box(serve(
+                &mut live,
+                request_parent(black_box("/users/42?x=1"), KEPT),
+            ))
+        });
     });
     group.bench_function("fixed_excluded", |b| {
         b.iter(|| black_box(serve(&mut fixed_out, request(black_box("/healthz")))));

@@ -7,7 +7,10 @@
 //! differences are the layer's. The inner service is always ready and its future completes on
 //! the first poll, so requests run on the bench thread with a no-op waker. Three more lines
 //! measure requests without an incoming `traceparent` (`sampled_out_no_parent` and
-//! `excluded_no_parent` against `no_layer_no_parent`), as the load benchmark sends them.
+//! `excluded_no_parent` against `no_layer_no_parent`), as the load benchmark sends them. The
+//! `reloadable` group is the installed pipeline (`init_with`): the live sampler decides first,
+//! `live_sampled_out` and `fixed_sampled_out` drop the same unsampled parent (the installed
+//! path and a layer's own provider), and `live_sampled` records one.
 //!
 //! ```text
 //! cargo bench --bench layer -- --warm-up-time 1 --measurement-time 3
@@ -192,7 +195,12 @@ fn bench_live(c: &mut Criterion) {
         .layer(inner);
     let mut group = c.benchmark_group("reloadable");
     group.bench_function("fixed_sampled_out", |b| {
-        b.iter(|| black_box(serve(&mut fixed_out, request(black_box("/users/42?x=1")))));
+        b.iter(|| {
+            black_box(serve(
+                &mut fixed_out,
+                request_parent(black_box("/users/42?x=1"), DROPPED),
+            ))
+        });
     });
     group.bench_function("live_sampled_out", |b| {
         b.iter(|| {

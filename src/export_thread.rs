@@ -121,7 +121,9 @@ impl<E: SpanExporter + 'static> Exports<E> {
         while !batch.is_empty() {
             // A whole batch goes as it is (no span moved again); a longer one in chunks.
             let chunk: Vec<SpanData> = if batch.len() <= self.max {
-                std::mem::replace(batch, Vec::with_capacity(self.max))
+                // The next batch is likely the size of this one.
+                let n = batch.len();
+                std::mem::replace(batch, Vec::with_capacity(n))
             } else {
                 batch.drain(..self.max).collect()
             };

@@ -53,17 +53,18 @@ thread_local! {
     static DECIDED_TRACE: Cell<Option<TraceId>> = const { Cell::new(None) };
 }
 
-/// Starts a span with the installed provider, its sampler answering `decision` for
-/// `trace_id`: the server middleware asked the live sampler itself, before building anything
-/// (so a dropped request never reaches the SDK), and must not ask twice (a rate-limited
-/// sampler would count the request twice). A span without a valid parent gets `trace_id`
-/// from [`LiveIds`] (the decision was made for it). Both are cleared afterwards, whether the
-/// SDK asked for them or not (a provider that is shut down does not), so they can never
-/// answer for another span.
+/// Starts a span with the installed provider, its sampler answering `decision`: the server
+/// middleware asked the live sampler itself, before building anything (so a dropped request
+/// never reaches the SDK), and must not ask twice (a rate-limited sampler would count the
+/// request twice). `new_trace` is the trace id the middleware made for a span without a valid
+/// parent (the decision was made for it), which [`LiveIds`] hands to the SDK; `None` when the
+/// span continues its parent's trace (the SDK asks for no trace id then). Both are cleared
+/// afterwards, whether the SDK asked for them or not (a provider that is shut down does not),
+/// so they can never answer for another span.
 #[cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code))]
 pub(crate) fn start_decided<T>(
     decision: SamplingResult,
-    trace_id: TraceId,
+    new_trace: Option<TraceId>,
     start: impl FnOnce() -> T,
 ) -> T {
     struct Clear;
@@ -74,7 +75,7 @@ pub(crate) fn start_decided<T>(
         }
     }
     DECIDED.with(|d| d.set(Some(decision)));
-    DECIDED_TRACE.with(|t| t.set(Some(trace_id)));
+    DECIDED_TRACE.with(|t| t.set(new_trace));
     let _clear = Clear;
     start()
 }
@@ -87,7 +88,9 @@ pub(crate) struct LiveIds(RandomIdGenerator);
 impl IdGenerator for LiveIds {
     fn new_trace_id(&self) -> TraceId {
         DECIDED_TRACE
-            .with(Cell::take)
+            .try_with(Cell::take)
+            .ok()
+            .flatten()
             .unwrap_or_else(|| self.0.new_trace_id())
     }
 
@@ -106,7 +109,8 @@ impl ShouldSample for LiveSampler {
         attributes: &[KeyValue],
         links: &[Link],
     ) -> SamplingResult {
-        if let Some(decided) = DECIDED.with(Cell::take) {
+        // `try_with`: a span started while this thread's locals are being destroyed.
+        if let Some(decided) = DECIDED.try_with(Cell::take).ok().flatten() {
             return decided;
         }
         self.0.load().sampler.should_sample(
@@ -117,5 +121,68 @@ impl ShouldSample for LiveSampler {
             attributes,
             links,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_sdk::trace::SamplingDecision;
+
+    fn sampler(keep: bool) -> LiveSampler {
+        LiveSampler(Arc::new(ArcSwap::from_pointee(Live {
+            sampler: Box::new(crate::samplers::Always(keep)),
+            exclude_paths: PathExcludeList::default(),
+            exclude_hostnames: HostExcludeList::default(),
+            attributes_at_start: false,
+        })))
+    }
+
+    fn ask(s: &LiveSampler) -> SamplingDecision {
+        s.should_sample(None, TraceId::from(7), "GET", &SpanKind::Server, &[], &[])
+            .decision
+    }
+
+    fn dropped() -> SamplingResult {
+        SamplingResult {
+            decision: SamplingDecision::Drop,
+            attributes: Vec::new(),
+            trace_state: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_decision_answers_once_and_never_outlives_its_span() {
+        let live = sampler(true);
+        let ids = LiveIds::default();
+        // Inside: the first question gets the decision, the next the live sampler's answer;
+        // the trace id made for the decision is handed out once.
+        let (first, second, trace, next) =
+            start_decided(dropped(), Some(TraceId::from(42)), || {
+                (
+                    ask(&live),
+                    ask(&live),
+                    ids.new_trace_id(),
+                    ids.new_trace_id(),
+                )
+            });
+        assert_eq!(first, SamplingDecision::Drop);
+        assert_eq!(second, SamplingDecision::RecordAndSample);
+        assert_eq!(trace, TraceId::from(42));
+        assert_ne!(next, TraceId::from(42));
+        // Not asked (a provider shut down, a parent's trace): cleared all the same.
+        start_decided(dropped(), Some(TraceId::from(43)), || ());
+        assert_eq!(ask(&live), SamplingDecision::RecordAndSample);
+        assert_ne!(ids.new_trace_id(), TraceId::from(43));
+        // A span that continues its parent's trace hands out no trace id.
+        let trace = start_decided(dropped(), None, || ids.new_trace_id());
+        assert_ne!(trace, TraceId::from(43));
+        // A panic inside clears them too.
+        let caught = std::panic::catch_unwind(|| {
+            start_decided(dropped(), Some(TraceId::from(44)), || panic!("in the SDK"))
+        });
+        assert!(caught.is_err());
+        assert_eq!(ask(&live), SamplingDecision::RecordAndSample);
+        assert_ne!(ids.new_trace_id(), TraceId::from(44));
     }
 }

@@ -452,3 +452,109 @@ async fn the_sampler_decides_first_for_the_trace_id_the_request_gets() {
     expected.sort_unstable();
     assert_eq!(exported, expected);
 }
+
+/// Counts the questions it is asked and keeps every other one: a sampler with state, as a
+/// rate limiter is.
+#[derive(Debug, Clone)]
+struct EveryOther;
+
+static ASKED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl opencensus_settings::opentelemetry_sdk::trace::ShouldSample for EveryOther {
+    fn should_sample(
+        &self,
+        parent: Option<&opencensus_settings::opentelemetry::Context>,
+        _trace_id: opencensus_settings::opentelemetry::trace::TraceId,
+        _name: &str,
+        _kind: &opencensus_settings::opentelemetry::trace::SpanKind,
+        _attributes: &[opencensus_settings::opentelemetry::KeyValue],
+        _links: &[opencensus_settings::opentelemetry::trace::Link],
+    ) -> opencensus_settings::opentelemetry_sdk::trace::SamplingResult {
+        use opencensus_settings::opentelemetry::trace::TraceContextExt as _;
+        use opencensus_settings::opentelemetry_sdk::trace::{SamplingDecision, SamplingResult};
+        let n = ASKED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        SamplingResult {
+            decision: if n.is_multiple_of(2) {
+                SamplingDecision::RecordAndSample
+            } else {
+                SamplingDecision::Drop
+            },
+            attributes: vec![opencensus_settings::opentelemetry::KeyValue::new(
+                "_MS.sampleRate",
+                50.0,
+            )],
+            trace_state: parent
+                .map(|cx| cx.span().span_context().trace_state().clone())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+const REQUESTS: usize = 6;
+
+async fn asked_once_app() {
+    let mut registry = opencensus_settings::registry::Registry::default();
+    registry
+        .register_sampler("test.samplers.EveryOther", Vec::<&str>::new(), |_| {
+            Ok(opencensus_settings::registry::SamplerComponent {
+                sampler: Box::new(EveryOther),
+                rate: None,
+            })
+        })
+        .unwrap();
+    let settings = opencensus_settings::Settings::loader()
+        .registry(registry)
+        .load()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let telemetry = opencensus_settings::init_with(settings).unwrap_or_else(|e| panic!("{e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new()
+        .route("/", get(|| async { "ok" }))
+        .layer(OpencensusLayer::new());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    for i in 0..REQUESTS {
+        // With and without a parent: both take the installed path.
+        let headers: &[(&str, &str)] = if i.is_multiple_of(3) {
+            &[(
+                "traceparent",
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00",
+            )]
+        } else {
+            &[]
+        };
+        assert_eq!(get_path(addr, "/", headers).await, 200);
+    }
+    println!("ASKED {}", ASKED.load(std::sync::atomic::Ordering::SeqCst));
+    drop(common::flushed(telemetry).await);
+}
+
+/// The installed layer asks the sampler once a request (a sampler with state, a rate limiter
+/// say, counts each request once), keeps what that one answer kept, and the rate the sampler
+/// gave reaches the envelope.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sampler_is_asked_once_a_request() {
+    let name = "the_sampler_is_asked_once_a_request";
+    if is_child(name) {
+        return asked_once_app().await;
+    }
+    let ingest = Ingest::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("opencensus.toml");
+    std::fs::write(
+        &file,
+        "[OPENCENSUS.TRACE]\nSAMPLER = \"test.samplers.EveryOther()\"\n\
+         EXPORTER = \"AzureExporter(export_interval=3600, enable_local_storage=False)\"\n",
+    )
+    .unwrap();
+    let out = common::run_child_async(name, ingest.app_env(file.display())).await;
+    let stdout = assert_ok(&out);
+    assert!(stdout.contains(&format!("ASKED {REQUESTS}")), "{stdout}");
+    let all = ingest
+        .wait_for("every other request", |e| requests(e).len() >= REQUESTS / 2)
+        .await;
+    assert!(ingest.rejected().is_empty(), "{:#?}", ingest.rejected());
+    let reqs = requests(&all);
+    assert_eq!(reqs.len(), REQUESTS / 2);
+    assert!(reqs.iter().all(|e| e["sampleRate"] == 50.0), "{reqs:#?}");
+}

@@ -49,7 +49,7 @@ pub(super) fn shared(s: &str) -> Value {
     if s.len() > MAX_LEN {
         return Value::String(s.to_string().into());
     }
-    let arc = CACHE.with(|cache| {
+    let arc = CACHE.try_with(|cache| {
         let mut cache = cache.try_borrow_mut().ok()?;
         let entry = cache.get_mut(slot(s))?;
         match entry {
@@ -62,9 +62,9 @@ pub(super) fn shared(s: &str) -> Value {
         }
     });
     match arc {
-        Some(arc) => Value::String(StringValue::from(arc)),
-        // The thread is exiting (its cache is gone): a copy.
-        None => Value::String(s.to_string().into()),
+        Ok(Some(arc)) => Value::String(StringValue::from(arc)),
+        // The thread is exiting (its cache is gone), or a lookup is under way on it: a copy.
+        Ok(None) | Err(_) => Value::String(s.to_string().into()),
     }
 }
 

@@ -482,7 +482,10 @@ impl Shared {
         // nothing but the method before the sampler decides: a sampled-out request builds no
         // name and no attributes.
         let attributes_at_start = live.is_some_and(|l| l.attributes_at_start);
-        if let Some(live) = live.filter(|_| self.decides) {
+        // Not after shutdown or under a suppressed parent: there the SDK makes its empty span.
+        if let Some(live) = live.filter(|_| {
+            self.decides && !parent.is_telemetry_suppressed() && !crate::stats::was_shut_down()
+        }) {
             return self.start_decided(live, parent, req, method, grpc, attributes_at_start);
         }
         let mut builder =
@@ -522,21 +525,23 @@ impl Shared {
         use opentelemetry::trace::{SpanContext, TraceFlags};
         use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, SamplingDecision};
         let ids = RandomIdGenerator::default();
-        let trace_id = {
+        // A span without a valid parent starts a trace: its id is chosen here, before the
+        // decision made for it.
+        let new_trace = {
             let span = parent.span();
             let sc = span.span_context();
-            if sc.is_valid() {
-                sc.trace_id()
-            } else {
-                ids.new_trace_id()
-            }
+            (!sc.is_valid()).then(|| ids.new_trace_id())
+        };
+        let trace_id = match new_trace {
+            Some(id) => id,
+            None => parent.span().span_context().trace_id(),
         };
         let attributes = if attributes_at_start {
             request_attributes(req, method, grpc)
         } else {
             Vec::new()
         };
-        let decision = live.sampler.should_sample(
+        let mut decision = live.sampler.should_sample(
             Some(&parent),
             trace_id,
             &known_span_name(method, None),
@@ -560,16 +565,22 @@ impl Shared {
                 grpc: req.grpc,
             };
         }
-        let attributes = if attributes_at_start {
+        let mut attributes = if attributes_at_start {
             attributes
         } else {
             request_attributes(req, method, grpc)
         };
+        // The sampler's attributes (`_MS.sampleRate`) first, so span limits never cut them.
+        if !decision.attributes.is_empty() {
+            let mut first = std::mem::take(&mut decision.attributes);
+            first.append(&mut attributes);
+            attributes = first;
+        }
         let builder = SpanBuilder::from_name(full_name(method, req.route, grpc))
             .with_kind(SpanKind::Server)
             .with_attributes(attributes);
         let (cx, recording) =
-            crate::live::start_decided(decision, trace_id, || self.tracer.start(builder, &parent));
+            crate::live::start_decided(decision, new_trace, || self.tracer.start(builder, &parent));
         RequestSpan {
             cx,
             recording,

@@ -7,9 +7,10 @@
 //! - `HTTP` in place of the method for methods outside the standard set (so a client cannot
 //!   mint span names), as the semantic conventions say.
 //!
-//! The sampler sees the method alone (a sampled-out request builds no name); a recording span
-//! starts with its full name, and a nested router's layer (which knows the innermost route)
-//! renames it through the same function.
+//! The sampler sees the method alone (a sampled-out request builds no name). A recording span
+//! gets its full name: at its start on the installed pipeline (the middleware decided first),
+//! by a rename otherwise (a layer's own provider, the global tracer); a nested router's layer
+//! (which knows the innermost route) renames it through the same function.
 
 use std::borrow::Cow;
 

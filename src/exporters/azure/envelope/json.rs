@@ -102,6 +102,7 @@ impl<'o> Limited<'o> {
 
     /// Lower-case hex of up to 16 bytes (an id), written at once.
     pub(super) fn hex(&mut self, bytes: &[u8]) {
+        debug_assert!(bytes.len() <= 16, "ids are 8 or 16 bytes");
         let mut digits = [0u8; 32];
         let mut n = 0;
         for (pair, b) in digits.chunks_exact_mut(2).zip(bytes) {

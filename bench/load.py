@@ -27,7 +27,8 @@ def parse_args():
                         "unsampled W3C traceparent on every request (the app users write); "
                         "single: one Tokio worker, 32 connections, no traceparent (the earlier "
                         "rounds); all: both, one table each")
-    p.add_argument("--modes", default="traced,sampled_out,excluded,peer,outage")
+    p.add_argument("--modes", default="traced,sampled_out,excluded,peer,outage",
+                   help="also: null_layer (a pass-through tower layer: the floor under any middleware)")
     p.add_argument("--outage", type=int, default=0,
                    help="the soak instead: full load with ingestion down this many seconds, the "
                         "server SIGKILLed halfway and restarted, then recovery; exactly-once check")

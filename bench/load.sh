@@ -5,7 +5,8 @@
 #   bench/load.sh                      # full run: the users' shape (#[tokio::main], 64 connections,
 #                                      # a traceparent on every request), 3 rounds x 10 s per mode
 #   bench/load.sh --shape single       # the earlier shape: one worker, 32 connections, no traceparent
-#   bench/load.sh --shape all --modes traced,sampled_out,excluded
+#   bench/load.sh --shape all --modes traced,sampled_out,excluded,null_layer
+#                                      # null_layer: a pass-through layer, what Router::layer costs alone
 #   bench/load.sh --rounds 5 --duration 20
 #   bench/load.sh --smoke              # dev build, short, no peer: asserts delivery, not speed
 #   bench/load.sh --outage 60          # the soak: ingestion down 60 s, a SIGKILL, exactly-once check

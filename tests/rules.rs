@@ -39,6 +39,18 @@ async fn get_path(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> u16
     req.send().await.unwrap().status().as_u16()
 }
 
+/// Runs scenario `name` as a child app configured by the settings file `settings`, sending to
+/// a new ingestion test server; the server and the child's standard output.
+async fn run_app(name: &str, settings: &str) -> (Ingest, String) {
+    let ingest = Ingest::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("opencensus.toml");
+    std::fs::write(&file, settings).unwrap();
+    let out = common::run_child_async(name, ingest.app_env(file.display())).await;
+    let stdout = assert_ok(&out);
+    (ingest, stdout)
+}
+
 async fn child_app() {
     let telemetry = opencensus_settings::init_from_settings().unwrap_or_else(|e| panic!("{e}"));
     let report = telemetry.report().to_string();
@@ -85,12 +97,7 @@ async fn rules_decide_per_request_and_their_rate_reaches_the_envelopes() {
     if is_child(name) {
         return child_app().await;
     }
-    let ingest = Ingest::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("opencensus.toml");
-    std::fs::write(&file, RULES).unwrap();
-    let out = common::run_child_async(name, ingest.app_env(file.display())).await;
-    assert_ok(&out);
+    let (ingest, _) = run_app(name, RULES).await;
     let all = ingest
         .wait_for("checkout, its child, one user request", |e| e.len() >= 3)
         .await;
@@ -307,12 +314,7 @@ async fn rules_decide_actix_requests_too() {
         drop(telemetry);
         return;
     }
-    let ingest = Ingest::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("opencensus.toml");
-    std::fs::write(&file, RULES).unwrap();
-    let out = common::run_child_async(name, ingest.app_env(file.display())).await;
-    assert_ok(&out);
+    let (ingest, _) = run_app(name, RULES).await;
     let all = ingest
         .wait_for("the checkout request", |e| !e.is_empty())
         .await;
@@ -392,12 +394,7 @@ async fn the_sampler_decides_first_for_the_trace_id_the_request_gets() {
     if is_child(name) {
         return decided_first_app().await;
     }
-    let ingest = Ingest::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("opencensus.toml");
-    std::fs::write(&file, HALF).unwrap();
-    let out = common::run_child_async(name, ingest.app_env(file.display())).await;
-    let stdout = assert_ok(&out);
+    let (ingest, stdout) = run_app(name, HALF).await;
     let seen: Vec<Vec<String>> = stdout
         .lines()
         .find_map(|l| l.split_once("SEEN ").map(|(_, seen)| seen))
@@ -538,17 +535,12 @@ async fn the_sampler_is_asked_once_a_request() {
     if is_child(name) {
         return asked_once_app().await;
     }
-    let ingest = Ingest::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("opencensus.toml");
-    std::fs::write(
-        &file,
+    let (ingest, stdout) = run_app(
+        name,
         "[OPENCENSUS.TRACE]\nSAMPLER = \"test.samplers.EveryOther()\"\n\
          EXPORTER = \"AzureExporter(export_interval=3600, enable_local_storage=False)\"\n",
     )
-    .unwrap();
-    let out = common::run_child_async(name, ingest.app_env(file.display())).await;
-    let stdout = assert_ok(&out);
+    .await;
     assert!(stdout.contains(&format!("ASKED {REQUESTS}")), "{stdout}");
     let all = ingest
         .wait_for("every other request", |e| requests(e).len() >= REQUESTS / 2)

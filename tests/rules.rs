@@ -31,12 +31,30 @@ SAMPLING_RULES = [
 ]
 "#;
 
-async fn get_path(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> u16 {
+/// Serves `app` on 127.0.0.1 (port 0) in the background; its address.
+async fn serve(app: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+/// `GET path` with `headers`.
+async fn send_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
     let mut req = reqwest::Client::new().get(format!("http://{addr}{path}"));
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    req.send().await.unwrap().status().as_u16()
+    req.send().await.unwrap()
+}
+
+/// The body of `GET path`, with `headers`.
+async fn get_body(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> String {
+    send_get(addr, path, headers).await.text().await.unwrap()
+}
+
+async fn get_path(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> u16 {
+    send_get(addr, path, headers).await.status().as_u16()
 }
 
 /// Runs scenario `name` as a child app configured by the settings file `settings`, sending to
@@ -335,8 +353,6 @@ const ROOTS: usize = 48;
 async fn decided_first_app() {
     use opencensus_settings::opentelemetry::trace::TraceContextExt as _;
     let telemetry = opencensus_settings::init_from_settings().unwrap_or_else(|e| panic!("{e}"));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     // The handler answers what its context says: trace id, span id, sampled.
     let app = Router::new()
         .route(
@@ -355,31 +371,14 @@ async fn decided_first_app() {
             }),
         )
         .layer(OpencensusLayer::new());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let client = reqwest::Client::new();
+    let addr = serve(app).await;
     let mut seen = Vec::new();
     for _ in 0..ROOTS {
-        let body = client
-            .get(format!("http://{addr}/"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        seen.push(body);
+        seen.push(get_body(addr, "/", &[]).await);
     }
     // An unsampled parent: ProbabilitySampler decides by the trace id (here, a dropped one).
-    let body = client
-        .get(format!("http://{addr}/"))
-        .header("traceparent", format!("00-{DROPPED}-{PARENT}-00"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    seen.push(body);
+    let parent = format!("00-{DROPPED}-{PARENT}-00");
+    seen.push(get_body(addr, "/", &[("traceparent", &parent)]).await);
     println!("SEEN {}", seen.join(" "));
     drop(common::flushed(telemetry).await);
 }
@@ -504,12 +503,12 @@ async fn asked_once_app() {
         .load()
         .unwrap_or_else(|e| panic!("{e}"));
     let telemetry = opencensus_settings::init_with(settings).unwrap_or_else(|e| panic!("{e}"));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = Router::new()
-        .route("/", get(|| async { "ok" }))
-        .layer(OpencensusLayer::new());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let addr = serve(
+        Router::new()
+            .route("/", get(|| async { "ok" }))
+            .layer(OpencensusLayer::new()),
+    )
+    .await;
     for i in 0..REQUESTS {
         // With and without a parent: both take the installed path.
         let headers: &[(&str, &str)] = if i.is_multiple_of(3) {

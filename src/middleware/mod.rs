@@ -527,14 +527,15 @@ impl Shared {
         let ids = RandomIdGenerator::default();
         // A span without a valid parent starts a trace: its id is chosen here, before the
         // decision made for it.
-        let new_trace = {
+        let (trace_id, new_trace) = {
             let span = parent.span();
             let sc = span.span_context();
-            (!sc.is_valid()).then(|| ids.new_trace_id())
-        };
-        let trace_id = match new_trace {
-            Some(id) => id,
-            None => parent.span().span_context().trace_id(),
+            if sc.is_valid() {
+                (sc.trace_id(), None)
+            } else {
+                let id = ids.new_trace_id();
+                (id, Some(id))
+            }
         };
         let attributes = if attributes_at_start {
             request_attributes(req, method, grpc)

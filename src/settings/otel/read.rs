@@ -1200,29 +1200,11 @@ fn instrumentation(ctx: &mut Ctx<'_>, node: &Node, s: &mut Settings) {
     if let Some(http) = r.get("http") {
         let at = join(&at, "http");
         if let Some(h) = ctx.fields(http, &at, &["server", "client"], &[], false) {
-            if let Some(server) = h.get("server") {
-                let at = join(&at, "server");
-                if let Some(sv) = ctx.fields(server, &at, &["excluded_paths"], &[], false)
-                    && let Some(n) = sv.get("excluded_paths")
-                    && let Some(list) = ctx.strings(n, &join(&at, "excluded_paths"))
-                {
-                    s.exclude_paths = Setting {
-                        value: list,
-                        origin: ctx.line_origin(n.pos()),
-                    };
-                }
+            if let Some(list) = section_list(ctx, &h, &at, "server", "excluded_paths") {
+                s.exclude_paths = list;
             }
-            if let Some(client) = h.get("client") {
-                let at = join(&at, "client");
-                if let Some(cl) = ctx.fields(client, &at, &["excluded_hosts"], &[], false)
-                    && let Some(n) = cl.get("excluded_hosts")
-                    && let Some(list) = ctx.strings(n, &join(&at, "excluded_hosts"))
-                {
-                    s.exclude_hostnames = Setting {
-                        value: list,
-                        origin: ctx.line_origin(n.pos()),
-                    };
-                }
+            if let Some(list) = section_list(ctx, &h, &at, "client", "excluded_hosts") {
+                s.exclude_hostnames = list;
             }
         }
     }
@@ -1256,6 +1238,25 @@ fn instrumentation(ctx: &mut Ctx<'_>, node: &Node, s: &mut Settings) {
 struct Built {
     spec: String,
     rules: Vec<SamplingRule>,
+}
+
+/// `section: { key: [strings] }` in `parent` (at `at`): the list with its line, when it is
+/// given and valid (problems are reported in `ctx`).
+fn section_list(
+    ctx: &mut Ctx<'_>,
+    parent: &Fields<'_>,
+    at: &str,
+    section: &str,
+    key: &str,
+) -> Option<Setting<Vec<String>>> {
+    let at = join(at, section);
+    let fields = ctx.fields(parent.get(section)?, &at, &[key], &[], false)?;
+    let n = fields.get(key)?;
+    let value = ctx.strings(n, &join(&at, key))?;
+    Some(Setting {
+        value,
+        origin: ctx.line_origin(n.pos()),
+    })
 }
 
 fn sampler_setting(ctx: &mut Ctx<'_>, node: &Node, s: &mut Settings) {

@@ -10,8 +10,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::json::uint;
 
 fn two(out: &mut Vec<u8>, v: u64) {
-    out.push(b'0' + (v / 10 % 10) as u8);
-    out.push(b'0' + (v % 10) as u8);
+    let mut digits = [0u8; 2];
+    put_two(&mut digits, v);
+    out.extend_from_slice(&digits);
 }
 
 /// `"d.hh:mm:ss.ffffff"` (the crate's format: whole days first, microseconds last).

@@ -28,7 +28,9 @@ def parse_args():
                         "single: one Tokio worker, 32 connections, no traceparent (the earlier "
                         "rounds); all: both, one table each")
     p.add_argument("--modes", default="traced,sampled_out,excluded,peer,outage",
-                   help="also: null_layer (a pass-through tower layer: the floor under any middleware)")
+                   help="also: null_layer (a pass-through tower layer: the floor under any middleware), "
+                        "floor (a hand-made minimal tracer: an upper bound on any tracer's ratio), "
+                        "floor_context (the incoming trace handed to the handler, nothing recorded)")
     p.add_argument("--outage", type=int, default=0,
                    help="the soak instead: full load with ingestion down this many seconds, the "
                         "server SIGKILLed halfway and restarted, then recovery; exactly-once check")
@@ -290,7 +292,7 @@ def table(args, modes, sink_port, shape):
         else:
             ratio = "1.00x"
         p99r = f"{med(p99_ratios[mode]):.2f}x" if mode in p99_ratios else "1.00x"
-        if mode in ("traced", "peer"):
+        if mode in ("traced", "peer", "floor"):
             fractions = [x["delivered"] / max(x["served"], 1) for x in rs]
             delivered = f"{min(fractions) * 100:.1f}% (min)"
             if mode == "traced" and min(fractions) < 1.0:
@@ -300,9 +302,10 @@ def table(args, modes, sink_port, shape):
         else:
             delivered = "-"
         export = med([x["export_us_per_span"] for x in rs])
+        export = f"{export:.2f}" if export else "-"
         print(f"| {mode} | {med([x['rps'] for x in rs]):.0f} | {ratio} | {med([x['p50'] for x in rs]):.0f} | "
               f"{med([x['p99'] for x in rs]):.0f} | {p99r} | {med([x['cpu_us'] for x in rs]):.1f} "
-              f"({med([x['worker_us'] for x in rs]):.1f}) | {export:.2f} | "
+              f"({med([x['worker_us'] for x in rs]):.1f}) | {export} | "
               f"{med([x['rss'] for x in rs]):.1f} | {delivered} |")
     return ok
 

@@ -7,6 +7,9 @@
 #   bench/load.sh --shape single       # the earlier shape: one worker, 32 connections, no traceparent
 #   bench/load.sh --shape all --modes traced,sampled_out,excluded,null_layer
 #                                      # null_layer: a pass-through layer, what Router::layer costs alone
+#   bench/load.sh --modes traced,null_layer,floor
+#                                      # floor: a hand-made minimal tracer, an upper bound on any tracer
+#                                      # floor_context: only the incoming trace handed to the handler
 #   bench/load.sh --rounds 5 --duration 20
 #   bench/load.sh --smoke              # dev build, short, no peer: asserts delivery, not speed
 #   bench/load.sh --outage 60          # the soak: ingestion down 60 s, a SIGKILL, exactly-once check

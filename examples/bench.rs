@@ -219,6 +219,11 @@ fn server() -> Result<(), Box<dyn std::error::Error>> {
         "null_layer" => router.layer(tower::util::MapRequestLayer::new(
             |r: axum::extract::Request| r,
         )),
+        // The issue's floor, hand-made (no OpenTelemetry): what any tracer must do at least.
+        "floor" => router.layer(floor::Layer::start(&sink)?),
+        // The floor of an untraced request that carries a trace: the incoming `traceparent`
+        // handed to the handler as an OpenTelemetry context, nothing recorded.
+        "floor_context" => router.layer(floor::ContextLayer),
         "traced" | "sampled_out" | "excluded" | "outage" => {
             telemetry = Some(opencensus_settings::init_with(settings(
                 &mode, &sink, &storage,
@@ -251,6 +256,7 @@ fn server() -> Result<(), Box<dyn std::error::Error>> {
         Ok::<(), Box<dyn std::error::Error>>(())
     })?;
     drop(rt);
+    floor::join();
     if let Some(telemetry) = telemetry {
         let stats = telemetry
             .with_shutdown_grace(std::time::Duration::from_secs(30))
@@ -262,6 +268,377 @@ fn server() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("SERVED {}", served.load(Ordering::Relaxed));
     Ok(())
+}
+
+/// The floor of any request tracer, with none of OpenTelemetry: per request the incoming
+/// `traceparent` parsed, three clock reads, one id, a copy of the path, and one record put on
+/// a bounded queue. The export thread, woken once a batch, writes a minimal request envelope
+/// for each (12 fields, about 400 bytes of JSON; its time and duration are plain numbers,
+/// cheaper than the formatted ones a real envelope needs) and posts batches of 512 to the sink
+/// over one kept-alive connection. It attaches no context for the handler, keeps no attribute
+/// and checks nothing, so it costs less than any real tracer: its ratio is an upper bound on
+/// what a tracer can reach in this benchmark.
+mod floor {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+    use std::task::{Context, Poll};
+    use std::time::{Duration, Instant, SystemTime};
+
+    struct Record {
+        trace: [u8; 16],
+        parent: [u8; 8],
+        id: u64,
+        unix_us: u64,
+        duration_ns: u64,
+        path: String,
+        status: u16,
+    }
+
+    /// The export thread, joined after the server stops (it posts what is left first).
+    static EXPORT: std::sync::Mutex<Option<std::thread::JoinHandle<()>>> =
+        std::sync::Mutex::new(None);
+
+    /// Waits for the export thread once every sender is gone.
+    pub(crate) fn join() {
+        let join = EXPORT.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(join) = join {
+            join.thread().unpark();
+            let _ = join.join();
+        }
+    }
+
+    /// A bounded queue; the export thread is woken when a batch is full (else once a second),
+    /// never for each record.
+    struct Queue {
+        tx: SyncSender<Record>,
+        pending: AtomicUsize,
+        thread: std::thread::Thread,
+    }
+
+    #[derive(Clone)]
+    pub(crate) struct Layer(Arc<Queue>);
+
+    impl Layer {
+        pub(crate) fn start(sink: &str) -> Result<Self, std::io::Error> {
+            let (tx, rx) = sync_channel(65536);
+            let authority = sink.trim_start_matches("http://").to_string();
+            let (ready_tx, ready_rx) = sync_channel::<Arc<Queue>>(1);
+            let join = std::thread::Builder::new()
+                .name("opencensus-floor".into())
+                .spawn(move || {
+                    if let Ok(queue) = ready_rx.recv() {
+                        export(rx, &queue, &authority);
+                    }
+                })?;
+            let queue = Arc::new(Queue {
+                tx,
+                pending: AtomicUsize::new(0),
+                thread: join.thread().clone(),
+            });
+            let _ = ready_tx.send(queue.clone());
+            if let Ok(mut slot) = EXPORT.lock() {
+                *slot = Some(join);
+            }
+            Ok(Layer(queue))
+        }
+    }
+
+    impl<S> tower::Layer<S> for Layer {
+        type Service = Service<S>;
+        fn layer(&self, inner: S) -> Self::Service {
+            Service {
+                inner,
+                queue: self.0.clone(),
+            }
+        }
+    }
+
+    #[derive(Clone)]
+    pub(crate) struct Service<S> {
+        inner: S,
+        queue: Arc<Queue>,
+    }
+
+    fn hex(b: u8) -> u8 {
+        match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            _ => 0,
+        }
+    }
+
+    fn decode(text: &[u8], out: &mut [u8]) {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = (hex(text[2 * i]) << 4) | hex(text[2 * i + 1]);
+        }
+    }
+
+    thread_local! {
+        static RNG: std::cell::Cell<u64> = const { std::cell::Cell::new(0x9E37_79B9_7F4A_7C15) };
+    }
+
+    fn next_id() -> u64 {
+        RNG.with(|r| {
+            let mut x = r.get();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            r.set(x);
+            x
+        })
+    }
+
+    impl<S> tower::Service<axum::extract::Request> for Service<S>
+    where
+        S: tower::Service<axum::extract::Request, Response = axum::response::Response>,
+    {
+        type Response = S::Response;
+        type Error = S::Error;
+        type Future = Future<S::Future>;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+            self.inner.poll_ready(cx)
+        }
+
+        fn call(&mut self, req: axum::extract::Request) -> Self::Future {
+            let mut trace = [0u8; 16];
+            let mut parent = [0u8; 8];
+            if let Some(tp) = req.headers().get("traceparent").map(|v| v.as_bytes())
+                && tp.len() == 55
+            {
+                decode(&tp[3..35], &mut trace);
+                decode(&tp[36..52], &mut parent);
+            } else {
+                trace[..8].copy_from_slice(&next_id().to_le_bytes());
+                trace[8..].copy_from_slice(&next_id().to_le_bytes());
+            }
+            let unix_us = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_micros() as u64)
+                .unwrap_or(0);
+            let record = Record {
+                trace,
+                parent,
+                id: next_id(),
+                unix_us,
+                duration_ns: 0,
+                path: req.uri().path().to_owned(),
+                status: 0,
+            };
+            Future {
+                inner: self.inner.call(req),
+                started: Instant::now(),
+                record: Some(record),
+                queue: self.queue.clone(),
+            }
+        }
+    }
+
+    pin_project_lite::pin_project! {
+        pub(crate) struct Future<F> {
+            #[pin]
+            inner: F,
+            started: Instant,
+            record: Option<Record>,
+            queue: Arc<Queue>,
+        }
+    }
+
+    impl<F, E> std::future::Future for Future<F>
+    where
+        F: std::future::Future<Output = Result<axum::response::Response, E>>,
+    {
+        type Output = F::Output;
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            let this = self.project();
+            let out = std::task::ready!(this.inner.poll(cx));
+            if let Some(mut record) = this.record.take() {
+                record.duration_ns = this.started.elapsed().as_nanos() as u64;
+                record.status = out.as_ref().map(|r| r.status().as_u16()).unwrap_or(500);
+                let queue = &**this.queue;
+                if queue.tx.try_send(record).is_ok()
+                    && queue.pending.fetch_add(1, Ordering::Relaxed) + 1 == BATCH
+                {
+                    queue.thread.unpark();
+                }
+            }
+            Poll::Ready(out)
+        }
+    }
+
+    /// What an excluded or sampled-out request must do at least: the incoming `traceparent`
+    /// parsed and its trace made the handler's context (attached whenever the handler runs), so
+    /// that the handler's own spans and outgoing calls carry it.
+    #[derive(Clone)]
+    pub(crate) struct ContextLayer;
+
+    impl<S> tower::Layer<S> for ContextLayer {
+        type Service = ContextService<S>;
+        fn layer(&self, inner: S) -> Self::Service {
+            ContextService(inner)
+        }
+    }
+
+    #[derive(Clone)]
+    pub(crate) struct ContextService<S>(S);
+
+    impl<S> tower::Service<axum::extract::Request> for ContextService<S>
+    where
+        S: tower::Service<axum::extract::Request, Response = axum::response::Response>,
+    {
+        type Response = S::Response;
+        type Error = S::Error;
+        type Future = opencensus_settings::opentelemetry::context::WithContext<S::Future>;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+            self.0.poll_ready(cx)
+        }
+
+        fn call(&mut self, req: axum::extract::Request) -> Self::Future {
+            use opencensus_settings::opentelemetry::context::FutureExt as _;
+            use opencensus_settings::opentelemetry::trace::{
+                SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
+            };
+            let parent = req
+                .headers()
+                .get("traceparent")
+                .map(|v| v.as_bytes())
+                .filter(|tp| tp.len() == 55)
+                .map(|tp| {
+                    let mut trace = [0u8; 16];
+                    let mut span = [0u8; 8];
+                    decode(&tp[3..35], &mut trace);
+                    decode(&tp[36..52], &mut span);
+                    let flags = TraceFlags::new((hex(tp[53]) << 4) | hex(tp[54]));
+                    SpanContext::new(
+                        TraceId::from_bytes(trace),
+                        SpanId::from_bytes(span),
+                        flags,
+                        true,
+                        TraceState::NONE,
+                    )
+                });
+            let cx = match parent {
+                Some(sc) => opencensus_settings::opentelemetry::Context::current()
+                    .with_remote_span_context(sc),
+                None => opencensus_settings::opentelemetry::Context::current(),
+            };
+            self.0.call(req).with_context(cx)
+        }
+    }
+
+    fn put_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        for b in bytes {
+            out.push(DIGITS[(b >> 4) as usize]);
+            out.push(DIGITS[(b & 15) as usize]);
+        }
+    }
+
+    fn envelope(out: &mut Vec<u8>, r: &Record) {
+        let mut n = itoa::Buffer::new();
+        out.extend_from_slice(b"{\"name\":\"Microsoft.ApplicationInsights.Request\",\"time\":\"");
+        out.extend_from_slice(n.format(r.unix_us).as_bytes());
+        out.extend_from_slice(b"\",\"iKey\":\"");
+        out.extend_from_slice(super::IKEY.as_bytes());
+        out.extend_from_slice(b"\",\"tags\":{\"ai.operation.id\":\"");
+        put_hex(out, &r.trace);
+        out.extend_from_slice(b"\",\"ai.operation.parentId\":\"");
+        put_hex(out, &r.parent);
+        out.extend_from_slice(b"\",\"ai.operation.name\":\"GET ");
+        out.extend_from_slice(r.path.as_bytes());
+        out.extend_from_slice(
+            b"\"},\"data\":{\"baseType\":\"RequestData\",\"baseData\":{\"ver\":2,\"id\":\"",
+        );
+        put_hex(out, &r.id.to_be_bytes());
+        out.extend_from_slice(b"\",\"name\":\"GET ");
+        out.extend_from_slice(r.path.as_bytes());
+        out.extend_from_slice(b"\",\"duration\":\"");
+        out.extend_from_slice(n.format(r.duration_ns).as_bytes());
+        out.extend_from_slice(b"\",\"responseCode\":\"");
+        out.extend_from_slice(n.format(r.status).as_bytes());
+        out.extend_from_slice(b"\",\"success\":true,\"url\":\"http://127.0.0.1");
+        out.extend_from_slice(r.path.as_bytes());
+        out.extend_from_slice(b"\",\"properties\":{\"service.name\":\"bench\"}}}}");
+    }
+
+    const BATCH: usize = 512;
+
+    fn export(rx: Receiver<Record>, queue: &Arc<Queue>, authority: &str) {
+        let mut body = Vec::with_capacity(BATCH * 512);
+        let mut conn: Option<BufReader<std::net::TcpStream>> = None;
+        loop {
+            std::thread::park_timeout(Duration::from_secs(1));
+            // Only this thread's reference left: every layer is gone, the server stopped.
+            let last = Arc::strong_count(queue) == 1;
+            loop {
+                let mut n = 0;
+                while n < BATCH {
+                    match rx.try_recv() {
+                        Ok(record) => {
+                            body.push(if n == 0 { b'[' } else { b',' });
+                            envelope(&mut body, &record);
+                            n += 1;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                if n == 0 {
+                    break;
+                }
+                queue.pending.fetch_sub(n, Ordering::Relaxed);
+                body.push(b']');
+                if post(&mut conn, authority, &body).is_err() {
+                    conn = None;
+                }
+                body.clear();
+                if n < BATCH {
+                    break;
+                }
+            }
+            if last {
+                return;
+            }
+        }
+    }
+
+    fn post(
+        conn: &mut Option<BufReader<std::net::TcpStream>>,
+        authority: &str,
+        body: &[u8],
+    ) -> std::io::Result<()> {
+        if conn.is_none() {
+            *conn = Some(BufReader::new(std::net::TcpStream::connect(authority)?));
+        }
+        let Some(reader) = conn.as_mut() else {
+            return Ok(());
+        };
+        let head = format!(
+            "POST /v2.1/track HTTP/1.1\r\nhost: {authority}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        reader.get_mut().write_all(head.as_bytes())?;
+        reader.get_mut().write_all(body)?;
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line)? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some(v) = line.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut answer = vec![0u8; length];
+        reader.read_exact(&mut answer)
+    }
 }
 
 /// The peer: `axum-tracing-opentelemetry` + `tracing-opentelemetry` + the same

@@ -1,6 +1,6 @@
 //! Attribute values that repeat from one request to the next (the path, the route template,
-//! the host name, the `User-Agent`), shared as `Arc<str>` from a small cache per thread
-//! instead of copied for every request.
+//! the host name, the `User-Agent`, the client address), shared as `Arc<str>` from a small
+//! cache per thread instead of copied for every request.
 //!
 //! A copy costs an allocation on the worker and a free on the export thread, which is
 //! glibc's slow path (the chunk belongs to another thread's arena, so the worker's own cache
@@ -68,9 +68,54 @@ pub(super) fn shared(s: &str) -> Value {
     }
 }
 
+/// An IP address as an attribute value (`client.address`): formatted on the stack, then
+/// shared like any other repeating value (a client's address repeats for every request of its
+/// connections).
+pub(super) fn ip(addr: std::net::IpAddr) -> Value {
+    use std::fmt::Write as _;
+    let mut text = Inline::default();
+    match write!(text, "{addr}") {
+        Ok(()) => shared(text.as_str()),
+        Err(_) => Value::String(addr.to_string().into()),
+    }
+}
+
+/// Text written into a fixed buffer: the longest IP address (an IPv6 address with an
+/// embedded IPv4 one) fits with room to spare; longer text is an error, never cut.
+struct Inline {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl Default for Inline {
+    fn default() -> Self {
+        Inline {
+            buf: [0; 64],
+            len: 0,
+        }
+    }
+}
+
+impl Inline {
+    fn as_str(&self) -> &str {
+        // Only whole `str`s were written.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for Inline {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let room = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        room.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{MAX_LEN, SLOTS, shared, slot};
+    use super::{MAX_LEN, SLOTS, ip, shared, slot};
 
     /// Whether two values are one string in memory.
     fn same(a: &opentelemetry::Value, b: &opentelemetry::Value) -> bool {
@@ -110,5 +155,20 @@ mod tests {
         }
         let spread = used.iter().filter(|u| **u).count();
         assert!(spread >= SLOTS * 3 / 4, "{spread} of {SLOTS} slots used");
+    }
+
+    #[test]
+    fn an_ip_address_is_written_whole_and_shared() {
+        use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+        let v4 = IpAddr::V4(Ipv4Addr::new(192, 168, 100, 200));
+        assert_eq!(ip(v4).as_str(), "192.168.100.200");
+        assert!(same(&ip(v4), &ip(v4)));
+        // The longest form there is: every group full, the last two as IPv4.
+        let long: IpAddr = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
+            .parse()
+            .unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
+        assert_eq!(ip(long).as_str(), long.to_string());
+        let mapped = IpAddr::V6(Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped());
+        assert_eq!(ip(mapped).as_str(), "::ffff:10.0.0.1");
     }
 }

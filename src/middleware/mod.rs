@@ -424,7 +424,7 @@ fn request_attributes(
         attrs.push(KeyValue::new("user_agent.original", intern::shared(ua)));
     }
     if let Some(peer) = req.peer {
-        attrs.push(KeyValue::new("client.address", peer.ip().to_string()));
+        attrs.push(KeyValue::new("client.address", intern::ip(peer.ip())));
         attrs.push(KeyValue::new("client.port", i64::from(peer.port())));
     }
     attrs.push(KeyValue::new("network.protocol.version", req.version));
@@ -607,6 +607,13 @@ impl RequestSpan {
     /// The context to run the handler in.
     pub(crate) fn context(&self) -> &Context {
         &self.cx
+    }
+
+    /// The span, if it records: one that does not (sampled out) has nothing to finish, its
+    /// end is a no-op. The adapters then poll the handler bare: no clock read at the end, no
+    /// look-up of the response's error, no unwind guard.
+    pub(crate) fn recorded(self) -> Option<Self> {
+        self.recording.then_some(self)
     }
 
     /// A route found by a nested router's layer: the innermost route names the span.

@@ -274,7 +274,7 @@ where
         };
         ResponseFuture {
             inner: future.with_context(cx),
-            span: Some(span),
+            span: span.recorded(),
         }
     }
 }

@@ -80,8 +80,8 @@ pub(super) fn ip(addr: std::net::IpAddr) -> Value {
     }
 }
 
-/// Text written into a fixed buffer: the longest IP address (an IPv6 address with an
-/// embedded IPv4 one) fits with room to spare; longer text is an error, never cut.
+/// Text written into a fixed buffer: the longest IP address std writes (39 bytes) fits with
+/// room to spare; longer text is an error, never cut.
 struct Inline {
     buf: [u8; 64],
     len: usize,
@@ -115,7 +115,7 @@ impl std::fmt::Write for Inline {
 
 #[cfg(test)]
 mod tests {
-    use super::{MAX_LEN, SLOTS, ip, shared, slot};
+    use super::{Inline, MAX_LEN, SLOTS, ip, shared, slot};
 
     /// Whether two values are one string in memory.
     fn same(a: &opentelemetry::Value, b: &opentelemetry::Value) -> bool {
@@ -159,16 +159,24 @@ mod tests {
 
     #[test]
     fn an_ip_address_is_written_whole_and_shared() {
-        use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+        use std::fmt::Write as _;
+        use std::net::{IpAddr, Ipv4Addr};
         let v4 = IpAddr::V4(Ipv4Addr::new(192, 168, 100, 200));
         assert_eq!(ip(v4).as_str(), "192.168.100.200");
         assert!(same(&ip(v4), &ip(v4)));
-        // The longest form there is: every group full, the last two as IPv4.
-        let long: IpAddr = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
+        // The longest text std writes for an address (39 bytes) fits the buffer: it is cached
+        // (a formatting error would give a fresh copy each time).
+        let long: IpAddr = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe"
             .parse()
-            .unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
-        assert_eq!(ip(long).as_str(), long.to_string());
+            .expect("an IPv6 address");
+        assert_eq!(ip(long).as_str(), "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe");
+        assert!(same(&ip(long), &ip(long)));
         let mapped = IpAddr::V6(Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped());
         assert_eq!(ip(mapped).as_str(), "::ffff:10.0.0.1");
+        // Text beyond the buffer is an error, never cut.
+        let mut text = Inline::default();
+        assert!(text.write_str(&"x".repeat(64)).is_ok());
+        assert!(text.write_str("y").is_err());
+        assert_eq!(text.as_str().len(), 64);
     }
 }

@@ -375,6 +375,20 @@ mod floor {
         }
     }
 
+    /// The incoming `traceparent`'s trace id, parent span id and flags (the shape is trusted:
+    /// the load generator sends a valid one).
+    fn traceparent(req: &axum::extract::Request) -> Option<([u8; 16], [u8; 8], u8)> {
+        let tp = req.headers().get("traceparent")?.as_bytes();
+        if tp.len() != 55 {
+            return None;
+        }
+        let mut trace = [0u8; 16];
+        let mut span = [0u8; 8];
+        decode(&tp[3..35], &mut trace);
+        decode(&tp[36..52], &mut span);
+        Some((trace, span, (hex(tp[53]) << 4) | hex(tp[54])))
+    }
+
     fn decode(text: &[u8], out: &mut [u8]) {
         for (i, o) in out.iter_mut().enumerate() {
             *o = (hex(text[2 * i]) << 4) | hex(text[2 * i + 1]);
@@ -409,17 +423,15 @@ mod floor {
         }
 
         fn call(&mut self, req: axum::extract::Request) -> Self::Future {
-            let mut trace = [0u8; 16];
-            let mut parent = [0u8; 8];
-            if let Some(tp) = req.headers().get("traceparent").map(|v| v.as_bytes())
-                && tp.len() == 55
-            {
-                decode(&tp[3..35], &mut trace);
-                decode(&tp[36..52], &mut parent);
-            } else {
-                trace[..8].copy_from_slice(&next_id().to_le_bytes());
-                trace[8..].copy_from_slice(&next_id().to_le_bytes());
-            }
+            let (trace, parent) = match traceparent(&req) {
+                Some((trace, parent, _)) => (trace, parent),
+                None => {
+                    let mut trace = [0u8; 16];
+                    trace[..8].copy_from_slice(&next_id().to_le_bytes());
+                    trace[8..].copy_from_slice(&next_id().to_le_bytes());
+                    (trace, [0u8; 8])
+                }
+            };
             let unix_us = SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map(|d| d.as_micros() as u64)
@@ -518,25 +530,15 @@ mod floor {
         }
 
         fn call(&mut self, req: axum::extract::Request) -> Self::Future {
-            let parent = req
-                .headers()
-                .get("traceparent")
-                .map(|v| v.as_bytes())
-                .filter(|tp| tp.len() == 55)
-                .map(|tp| {
-                    let mut trace = [0u8; 16];
-                    let mut span = [0u8; 8];
-                    decode(&tp[3..35], &mut trace);
-                    decode(&tp[36..52], &mut span);
-                    let flags = TraceFlags::new((hex(tp[53]) << 4) | hex(tp[54]));
-                    SpanContext::new(
-                        TraceId::from_bytes(trace),
-                        SpanId::from_bytes(span),
-                        flags,
-                        true,
-                        TraceState::NONE,
-                    )
-                });
+            let parent = traceparent(&req).map(|(trace, span, flags)| {
+                SpanContext::new(
+                    TraceId::from_bytes(trace),
+                    SpanId::from_bytes(span),
+                    TraceFlags::new(flags),
+                    true,
+                    TraceState::NONE,
+                )
+            });
             let cx = match parent {
                 Some(sc) => opencensus_settings::opentelemetry::Context::current()
                     .with_remote_span_context(sc),

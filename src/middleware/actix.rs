@@ -168,7 +168,7 @@ where
         };
         let (cx, span) = match shared.begin(&view) {
             Begin::Excluded(cx) => (cx, None),
-            Begin::Traced(span) => (span.context().clone(), span.recorded()),
+            Begin::Traced(traced) => (traced.cx, traced.span),
         };
         let future = {
             let _guard = cx.clone().attach();

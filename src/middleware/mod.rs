@@ -314,14 +314,32 @@ pub(crate) fn grpc_code(value: &[u8]) -> i64 {
 pub(crate) enum Begin {
     /// Excluded: run the handler in this context (incoming trace, telemetry suppressed).
     Excluded(Context),
-    /// Traced: run the handler in the span's context; finish with [`RequestSpan`].
-    Traced(RequestSpan),
+    /// Traced: run the handler in its context; finish its span, if it records.
+    Traced(Traced),
 }
 
-/// The server span of one request.
+/// A request that is traced: the context its handler runs in, and its span when the span
+/// records. One that does not (sampled out) has nothing to finish, its end is a no-op: the
+/// adapters then poll the handler bare (no clock read at the end, no look-up of the
+/// response's error, no unwind guard).
+pub(crate) struct Traced {
+    pub(crate) cx: Context,
+    pub(crate) span: Option<RequestSpan>,
+}
+
+impl Traced {
+    fn new(cx: Context, recording: bool, grpc: bool) -> Self {
+        let span = recording.then(|| RequestSpan {
+            cx: cx.clone(),
+            grpc,
+        });
+        Traced { cx, span }
+    }
+}
+
+/// The server span of one request, while it records.
 pub(crate) struct RequestSpan {
     cx: Context,
-    recording: bool,
     /// Finished with [`RequestSpan::finish_grpc`], by its `grpc-status`.
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) grpc: bool,
@@ -474,7 +492,7 @@ impl Shared {
         &self,
         live: Option<&Arc<crate::live::Live>>,
         req: &RequestView<'_>,
-    ) -> RequestSpan {
+    ) -> Traced {
         let parent = self.propagator.extract(req.headers);
         let method = known_method(req.method);
         let grpc = req.grpc.then(|| grpc_method(req.path)).flatten();
@@ -503,11 +521,7 @@ impl Shared {
                 span.set_attributes(request_attributes(req, method, grpc));
             }
         }
-        RequestSpan {
-            cx,
-            recording,
-            grpc: req.grpc,
-        }
+        Traced::new(cx, recording, req.grpc)
     }
 
     /// [`Shared::start`] with the installed provider: the live sampler decides first. A
@@ -521,7 +535,7 @@ impl Shared {
         method: Option<&'static str>,
         grpc: Option<(&str, &str)>,
         attributes_at_start: bool,
-    ) -> RequestSpan {
+    ) -> Traced {
         use opentelemetry::trace::{SpanContext, TraceFlags};
         use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, SamplingDecision};
         let ids = RandomIdGenerator::default();
@@ -560,11 +574,7 @@ impl Shared {
                 false,
                 decision.trace_state,
             );
-            return RequestSpan {
-                cx: parent.with_remote_span_context(sc),
-                recording: false,
-                grpc: req.grpc,
-            };
+            return Traced::new(parent.with_remote_span_context(sc), false, req.grpc);
         }
         let mut attributes = if attributes_at_start {
             attributes
@@ -582,11 +592,7 @@ impl Shared {
             .with_attributes(attributes);
         let (cx, recording) =
             crate::live::start_decided(decision, new_trace, || self.tracer.start(builder, &parent));
-        RequestSpan {
-            cx,
-            recording,
-            grpc: req.grpc,
-        }
+        Traced::new(cx, recording, req.grpc)
     }
 }
 
@@ -604,18 +610,6 @@ fn full_name(
 }
 
 impl RequestSpan {
-    /// The context to run the handler in.
-    pub(crate) fn context(&self) -> &Context {
-        &self.cx
-    }
-
-    /// The span, if it records: one that does not (sampled out) has nothing to finish, its
-    /// end is a no-op. The adapters then poll the handler bare: no clock read at the end, no
-    /// look-up of the response's error, no unwind guard.
-    pub(crate) fn recorded(self) -> Option<Self> {
-        self.recording.then_some(self)
-    }
-
     /// A route found by a nested router's layer: the innermost route names the span.
     #[cfg(feature = "axum")]
     pub(crate) fn set_route(cx: &Context, method: &str, route: &str) {
@@ -629,25 +623,23 @@ impl RequestSpan {
     /// Ends the span with the response status and the handler's error, if any.
     pub(crate) fn finish(self, status: Option<u16>, error: Option<&HandlerError>) {
         let span = self.cx.span();
-        if self.recording {
-            if let Some(status) = status {
-                span.set_attribute(KeyValue::new(
-                    "http.response.status_code",
-                    i64::from(status),
-                ));
-            }
-            if let Some(error) = error {
-                span.add_event(
-                    "exception",
-                    vec![
-                        KeyValue::new("exception.type", error.type_name.to_string()),
-                        KeyValue::new("exception.message", error.message.clone()),
-                    ],
-                );
-                span.set_status(Status::error(error.message.clone()));
-            } else if status.is_some_and(|s| s >= 500) {
-                span.set_status(Status::error(""));
-            }
+        if let Some(status) = status {
+            span.set_attribute(KeyValue::new(
+                "http.response.status_code",
+                i64::from(status),
+            ));
+        }
+        if let Some(error) = error {
+            span.add_event(
+                "exception",
+                vec![
+                    KeyValue::new("exception.type", error.type_name.to_string()),
+                    KeyValue::new("exception.message", error.message.clone()),
+                ],
+            );
+            span.set_status(Status::error(error.message.clone()));
+        } else if status.is_some_and(|s| s >= 500) {
+            span.set_status(Status::error(""));
         }
         span.end();
     }
@@ -664,19 +656,17 @@ impl RequestSpan {
         message: Option<&str>,
         error: Option<&HandlerError>,
     ) {
-        if self.recording {
-            let span = self.cx.span();
-            let code = grpc.unwrap_or(0);
-            span.set_attribute(KeyValue::new("rpc.grpc.status_code", code));
-            if code != 0 {
-                if code == GRPC_UNIMPLEMENTED {
-                    span.update_name("POST");
-                }
-                span.set_status(Status::error(match message {
-                    Some(m) if !m.is_empty() => format!("grpc-status {code}: {m}"),
-                    _ => format!("grpc-status {code}"),
-                }));
+        let span = self.cx.span();
+        let code = grpc.unwrap_or(0);
+        span.set_attribute(KeyValue::new("rpc.grpc.status_code", code));
+        if code != 0 {
+            if code == GRPC_UNIMPLEMENTED {
+                span.update_name("POST");
             }
+            span.set_status(Status::error(match message {
+                Some(m) if !m.is_empty() => format!("grpc-status {code}: {m}"),
+                _ => format!("grpc-status {code}"),
+            }));
         }
         self.finish(status, error);
     }

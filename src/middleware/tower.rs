@@ -266,15 +266,14 @@ where
             // gRPC is always POST: other requests skip the header lookup.
             grpc: req.method() == http::Method::POST && is_grpc(headers),
         };
-        let span = shared.start(live.as_deref(), &view);
-        let cx: Context = span.context().clone();
+        let traced = shared.start(live.as_deref(), &view);
         let future = {
-            let _guard = cx.clone().attach();
+            let _guard = traced.cx.clone().attach();
             self.inner.call(req)
         };
         ResponseFuture {
-            inner: future.with_context(cx),
-            span: span.recorded(),
+            inner: future.with_context(traced.cx),
+            span: traced.span,
         }
     }
 }

@@ -98,23 +98,12 @@ static HEX_LOWER: [u8; 256] = hex_table(false);
 /// Hex digits of either case (B3, Google's header).
 static HEX_ANY: [u8; 256] = hex_table(true);
 
-/// Which digits a header accepts.
-#[derive(Clone, Copy)]
-enum Digits {
-    Lower,
-    Any,
-}
-
-/// Decodes exactly `2 * out.len()` hex digits into `out`: one table lookup a digit, and one
-/// test for the whole run (no branch per nibble).
-fn decode_hex_into(src: &[u8], out: &mut [u8], digits: Digits) -> Option<()> {
+/// Decodes exactly `2 * out.len()` hex digits into `out` by `table` (which digits the header
+/// accepts): one table lookup a digit, and one test for the whole run (no branch per nibble).
+fn decode_hex_into(src: &[u8], out: &mut [u8], table: &[u8; 256]) -> Option<()> {
     if src.len() != out.len() * 2 {
         return None;
     }
-    let table = match digits {
-        Digits::Lower => &HEX_LOWER,
-        Digits::Any => &HEX_ANY,
-    };
     let mut bad = 0u8;
     for (o, pair) in out.iter_mut().zip(src.chunks_exact(2)) {
         let [hi, lo] = *pair else {
@@ -129,9 +118,9 @@ fn decode_hex_into(src: &[u8], out: &mut [u8], digits: Digits) -> Option<()> {
 }
 
 /// Decodes exactly `2 * N` hex digits.
-fn decode_hex<const N: usize>(src: &[u8], digits: Digits) -> Option<[u8; N]> {
+fn decode_hex<const N: usize>(src: &[u8], table: &[u8; 256]) -> Option<[u8; N]> {
     let mut out = [0u8; N];
-    decode_hex_into(src, &mut out, digits)?;
+    decode_hex_into(src, &mut out, table)?;
     Some(out)
 }
 
@@ -187,7 +176,7 @@ pub(crate) fn parse_traceparent(value: &str) -> Option<ParsedContext> {
     let bytes = trim_ows(value).as_bytes();
     let head = bytes.get(..TRACEPARENT_LEN)?;
     let tail = bytes.get(TRACEPARENT_LEN..)?;
-    let [version] = decode_hex::<1>(head.get(0..2)?, Digits::Lower)?;
+    let [version] = decode_hex::<1>(head.get(0..2)?, &HEX_LOWER)?;
     if version == 0xff {
         return None;
     }
@@ -202,9 +191,9 @@ pub(crate) fn parse_traceparent(value: &str) -> Option<ParsedContext> {
     if !extra_ok {
         return None;
     }
-    let trace_id = decode_hex::<16>(head.get(3..35)?, Digits::Lower)?;
-    let span_id = decode_hex::<8>(head.get(36..52)?, Digits::Lower)?;
-    let [flags] = decode_hex::<1>(head.get(53..55)?, Digits::Lower)?;
+    let trace_id = decode_hex::<16>(head.get(3..35)?, &HEX_LOWER)?;
+    let span_id = decode_hex::<8>(head.get(36..52)?, &HEX_LOWER)?;
+    let [flags] = decode_hex::<1>(head.get(53..55)?, &HEX_LOWER)?;
     if is_zero(&trace_id) || is_zero(&span_id) {
         return None;
     }
@@ -305,8 +294,8 @@ pub(crate) fn parse_tracestate<'a>(lines: impl IntoIterator<Item = &'a str>) -> 
 fn decode_b3_trace_id(s: &str) -> Option<[u8; 16]> {
     let mut id = [0u8; 16];
     match s.len() {
-        32 => decode_hex_into(s.as_bytes(), &mut id, Digits::Any)?,
-        16 => decode_hex_into(s.as_bytes(), id.get_mut(8..)?, Digits::Any)?,
+        32 => decode_hex_into(s.as_bytes(), &mut id, &HEX_ANY)?,
+        16 => decode_hex_into(s.as_bytes(), id.get_mut(8..)?, &HEX_ANY)?,
         _ => return None,
     }
     (!is_zero(&id)).then_some(id)
@@ -314,7 +303,7 @@ fn decode_b3_trace_id(s: &str) -> Option<[u8; 16]> {
 
 /// B3 span id: 16 hex digits of either case, not all zero.
 fn decode_b3_span_id(s: &str) -> Option<[u8; 8]> {
-    let id = decode_hex::<8>(s.as_bytes(), Digits::Any)?;
+    let id = decode_hex::<8>(s.as_bytes(), &HEX_ANY)?;
     (!is_zero(&id)).then_some(id)
 }
 
@@ -422,7 +411,7 @@ pub(crate) fn parse_google(value: &str) -> Option<ParsedContext> {
         Some((span, "o=0")) => (span, false),
         Some(_) => return None,
     };
-    let trace_id = decode_hex::<16>(trace.as_bytes(), Digits::Any)?;
+    let trace_id = decode_hex::<16>(trace.as_bytes(), &HEX_ANY)?;
     if is_zero(&trace_id) {
         return None;
     }
@@ -457,8 +446,8 @@ mod tests {
     fn ids(trace: &str, span: &str) -> ([u8; 16], [u8; 8]) {
         let mut t = [0u8; 16];
         let padded = format!("{trace:0>32}");
-        decode_hex_into(padded.as_bytes(), &mut t, Digits::Any).expect("test trace id");
-        let s = decode_hex::<8>(span.as_bytes(), Digits::Any).expect("test span id");
+        decode_hex_into(padded.as_bytes(), &mut t, &HEX_ANY).expect("test trace id");
+        let s = decode_hex::<8>(span.as_bytes(), &HEX_ANY).expect("test span id");
         (t, s)
     }
 
